@@ -1,0 +1,44 @@
+"""charzoo: a plugin-based zoo of character-level language models with a scikit-learn API.
+
+>>> from charzoo import CharMLP
+>>> from charzoo.datasets import load_names
+>>> model = CharMLP(max_steps=100, random_state=0).fit(load_names()[:500])
+>>> len(model.generate(3))
+3
+"""
+
+from charzoo._version import __version__
+from charzoo.base import CharLM
+from charzoo.hookspecs import hookimpl
+from charzoo.models.bigram import CharBigram
+from charzoo.models.mlp import CharMLP
+from charzoo.persistence import ModelFileError
+from charzoo.persistence import load_model as load
+from charzoo.registry import (
+    PluginWarning,
+    create_model,
+    get_model_class,
+    list_models,
+    list_plugins,
+    model_info,
+)
+from charzoo.tokenizer import CharTokenizer
+from charzoo.training import TrainingDivergedWarning
+
+__all__ = [
+    "CharBigram",
+    "CharLM",
+    "CharMLP",
+    "CharTokenizer",
+    "ModelFileError",
+    "PluginWarning",
+    "TrainingDivergedWarning",
+    "__version__",
+    "create_model",
+    "get_model_class",
+    "hookimpl",
+    "list_models",
+    "list_plugins",
+    "load",
+    "model_info",
+]

@@ -1,0 +1,344 @@
+"""Estimator base class shared by every charzoo model.
+
+:class:`CharLM` implements the scikit-learn contract once: parameter storage and validation,
+``fit`` (input checks, tokenizer, data mode, seeding), ``score``/``score_samples``
+(perplexity/log-likelihood), ``generate`` (through :mod:`charzoo.sampler`) and ``save``.
+A model family (window or sequence models) adds how a module sees the data; a model adds its
+``nn.Module``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import StrOptions, validate_parameter_constraints
+from sklearn.utils.validation import check_is_fitted
+
+from charzoo.data import Corpus, check_texts, encode_corpus, resolve_mode
+from charzoo.sampler import Decoder, check_sampling_params, sample
+from charzoo.tokenizer import CharTokenizer
+from charzoo.utils import make_generator, module_device, resolve_device, seed_from
+
+__all__ = ["CharLM"]
+
+_GENERATE_CHUNK = 2048  # sequences sampled together; bounds memory for huge n
+
+
+class CharLM(BaseEstimator):
+    """Base class of all character-level language models.
+
+    Subclasses declare their own hyperparameters as keyword arguments of ``__init__`` and pass
+    the rest to ``super().__init__(**kwargs)``; the combined signature is published on the
+    subclass so that ``get_params``, ``clone`` and ``repr`` see every parameter.
+
+    Parameters
+    ----------
+    mode : {"auto", "document", "stream"}, default="auto"
+        How texts are modelled. ``"document"``: each text is one item (a name) that starts from
+        an empty context and ends with a predicted end marker. ``"stream"``: each text is a long
+        corpus whose windows slide over the characters; no end marker. ``"auto"`` picks
+        ``"stream"`` when ``fit`` gets exactly one text and ``"document"`` otherwise.
+    handle_unknown : {"error", "ignore"}, default="error"
+        Characters not seen in ``fit`` raise a ``ValueError`` naming them, or are dropped.
+    device : str, default="auto"
+        Torch device; ``"auto"`` uses CUDA when available, else the CPU.
+    verbose : bool or int, default=False
+        Show a progress bar with the running loss while training.
+    random_state : int, numpy random generator or None, default=None
+        Seeds initialisation, batches, dropout and (unless ``generate`` gets its own)
+        sampling. The global torch and numpy seeds are never used or changed.
+    """
+
+    _parameter_constraints: dict = {
+        "mode": [StrOptions({"auto", "document", "stream"})],
+        "handle_unknown": [StrOptions({"error", "ignore"})],
+        "device": [str],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        mode: str = "auto",
+        handle_unknown: str = "error",
+        device: str = "auto",
+        verbose: bool | int = False,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.mode = mode
+        self.handle_unknown = handle_unknown
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            init.__signature__ = _merged_signature(cls)
+
+    # ----------------------------------------------------------------- subclass interface
+    def _fit_model(self, train: Corpus, val: Corpus | None, generator: torch.Generator) -> None:
+        """Set ``module_`` (and training attributes) from the encoded training corpus."""
+        raise NotImplementedError
+
+    def _token_nll(self, corpus: Corpus) -> torch.Tensor:
+        """Negative log-likelihood (nats) of every target of ``corpus``, shape (n_targets,)."""
+        raise NotImplementedError
+
+    def _decoder(self) -> Decoder:
+        """A fresh incremental decoder over ``module_`` for generation."""
+        raise NotImplementedError
+
+    def _build_module(self) -> torch.nn.Module:
+        """A new, untrained ``nn.Module`` for ``tokenizer_.vocab_size`` (used by fit and load)."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------------- sklearn contract
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.target_tags.required = False
+        return tags
+
+    @classmethod
+    def _all_parameter_constraints(cls) -> dict:
+        merged: dict = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(klass.__dict__.get("_parameter_constraints", {}))
+        return merged
+
+    def _validate_params(self) -> None:
+        validate_parameter_constraints(
+            self._all_parameter_constraints(),
+            self.get_params(deep=False),
+            caller_name=type(self).__name__,
+        )
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """Cross-parameter checks beyond the declarative constraints (override to add)."""
+
+    # --------------------------------------------------------------------------------- fit
+    def fit(self, texts, y=None, *, validation_texts=None) -> CharLM:
+        """Fit the model on a list of texts.
+
+        Parameters
+        ----------
+        texts : iterable of str
+            Training texts: many short documents (names) or ``[corpus]`` for stream mode.
+        y : None
+            Ignored; present for scikit-learn compatibility.
+        validation_texts : iterable of str, optional
+            Held-out texts for validation loss, best-weight selection and early stopping,
+            used instead of splitting off ``validation_fraction`` of ``texts``.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        texts = check_texts(texts, for_fit=True)
+        warm = getattr(self, "warm_start", False) and hasattr(self, "module_")
+        if not warm:
+            self.tokenizer_ = CharTokenizer(handle_unknown=self.handle_unknown).fit(texts)
+            self.mode_ = resolve_mode(self.mode, len(texts))
+            self.max_text_length_ = 0
+        self.max_text_length_ = max(self.max_text_length_, max(len(t) for t in texts))
+        train = encode_corpus(self.tokenizer_, texts, self.mode_, "error")
+        val = None
+        if validation_texts is not None:
+            validation_texts = check_texts(validation_texts, name="validation_texts")
+            val = encode_corpus(self.tokenizer_, validation_texts, self.mode_, self.handle_unknown)
+        seed = seed_from(self.random_state)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self._fit_model(train, val, torch.Generator().manual_seed(seed))
+        return self
+
+    @property
+    def device_(self) -> torch.device:
+        """The device the fitted module lives on."""
+        check_is_fitted(self, "module_")
+        return module_device(self.module_)
+
+    def _resolve_device(self) -> torch.device:
+        return resolve_device(self.device)
+
+    # ----------------------------------------------------------------------------- scoring
+    def _encode(self, texts: object, name: str = "texts") -> Corpus:
+        check_is_fitted(self, "module_")
+        texts = check_texts(texts, name=name)
+        return encode_corpus(self.tokenizer_, texts, self.mode_, self.handle_unknown)
+
+    def score_samples(self, texts) -> np.ndarray:
+        """Log-likelihood (natural log) of each text under the model.
+
+        In document mode a text of length L counts L + 1 predictions: its characters and the
+        end marker.
+
+        Parameters
+        ----------
+        texts : iterable of str
+
+        Returns
+        -------
+        ndarray of shape (n_texts,)
+        """
+        corpus = self._encode(texts)
+        nll = self._token_nll(corpus).double().cpu()
+        per_text = torch.zeros(corpus.n_texts, dtype=torch.float64)
+        per_text.index_add_(0, corpus.text_index, nll)
+        return (-per_text).numpy()
+
+    def score(self, texts, y=None) -> float:
+        """Perplexity of ``texts``: exp(total NLL / number of predicted characters).
+
+        **Lower is better.** scikit-learn maximises ``score`` when a search or
+        cross-validation is given no ``scoring``, which would pick the *worst* model: always
+        pass ``scoring=charzoo.metrics.perplexity_scorer`` (it returns minus the perplexity).
+        charzoo warns when it detects the trap.
+
+        Parameters
+        ----------
+        texts : iterable of str
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        float
+            Perplexity (>= 1).
+        """
+        _warn_if_passthrough_scorer(type(self).__name__)
+        corpus = self._encode(texts)
+        n_targets = len(corpus.targets)
+        if n_targets == 0:
+            raise ValueError("texts hold no characters to score (stream mode, all empty)")
+        total = float(self._token_nll(corpus).double().sum())
+        return float(np.exp(total / n_targets))
+
+    # -------------------------------------------------------------------------- generation
+    def generate(
+        self,
+        n: int = 10,
+        prefix: str = "",
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        max_length: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> list[str]:
+        """Sample ``n`` new texts, each starting with ``prefix``.
+
+        Parameters
+        ----------
+        n : int, default=10
+            Number of texts.
+        prefix : str, default=""
+            Start of every text (in document mode the texts continue from the start of a
+            document; in stream mode from this context).
+        temperature : float, default=1.0
+            Divides the logits; below 1 is more conservative, above 1 more diverse, 0 greedy.
+        top_k : int, optional
+            Sample only among the ``top_k`` most likely characters.
+        top_p : float in (0, 1], optional
+            Nucleus sampling: only among the most likely characters holding ``top_p`` of the
+            probability mass.
+        max_length : int, optional
+            Maximum number of characters generated after the prefix. Default: twice the
+            longest training text (document mode) or 256 (stream mode).
+        random_state : int or numpy generator, optional
+            Seed for this call; defaults to the estimator's ``random_state``, so a seeded
+            model generates the same texts on every call, also after save/load.
+
+        Returns
+        -------
+        list of str
+        """
+        check_is_fitted(self, "module_")
+        check_sampling_params(n, temperature, top_k, top_p, max_length)
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
+        prefix_ids = torch.from_numpy(
+            self.tokenizer_.encode(prefix, handle_unknown=self.handle_unknown)
+        )
+        if max_length is None:
+            max_length = 256 if self.mode_ == "stream" else max(32, 2 * self.max_text_length_)
+        generator = make_generator(self.random_state if random_state is None else random_state)
+        texts: list[str] = []
+        self.module_.eval()
+        for start in range(0, n, _GENERATE_CHUNK):
+            rows = sample(
+                self._decoder(),
+                prefix_ids,
+                min(_GENERATE_CHUNK, n - start),
+                max_length,
+                stop_at_boundary=self.mode_ == "document",
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                generator=generator,
+            )
+            texts.extend(prefix + self.tokenizer_.decode(row) for row in rows)
+        return texts
+
+    # ------------------------------------------------------------------------- persistence
+    def save(self, path) -> None:
+        """Write the fitted model to one file (hyperparameters, tokenizer, weights).
+
+        The file holds only tensors and JSON, so :func:`charzoo.load` never unpickles code.
+        The file is written atomically: an interrupted save leaves any old file intact.
+        """
+        from charzoo.persistence import save_model
+
+        save_model(self, path)
+
+    @property
+    def n_parameters_(self) -> int:
+        """Number of trainable parameters of the fitted module."""
+        check_is_fitted(self, "module_")
+        return sum(p.numel() for p in self.module_.parameters() if p.requires_grad)
+
+
+def _merged_signature(cls: type) -> inspect.Signature:
+    """The subclass's own ``__init__`` parameters followed by every inherited one."""
+    params: dict[str, inspect.Parameter] = {}
+    own = True
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.name == "self" or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                continue
+            if p.name not in params:
+                params[p.name] = p if own else p.replace(kind=p.KEYWORD_ONLY)
+        own = False
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ordered = sorted(params.values(), key=lambda p: p.kind == p.KEYWORD_ONLY)
+    return inspect.Signature([self_param, *ordered])
+
+
+def _warn_if_passthrough_scorer(name: str) -> None:
+    """Warn when scikit-learn calls ``score`` because no ``scoring`` was given."""
+    try:
+        caller = sys._getframe(2).f_locals.get("self")
+    except ValueError:
+        return
+    if type(caller).__name__ == "_PassthroughScorer":
+        warnings.warn(
+            f"scikit-learn is ranking {name} by .score(), which returns perplexity (lower is "
+            "better), so it would pick the worst model. Pass "
+            "scoring=charzoo.metrics.perplexity_scorer to GridSearchCV/cross_val_score.",
+            UserWarning,
+            stacklevel=3,
+        )

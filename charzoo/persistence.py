@@ -1,0 +1,190 @@
+"""Saving and loading fitted models without pickled code.
+
+A ``.cz`` file is a ``torch.save`` archive of one dict holding only strings, numbers and
+tensors::
+
+    {"format": "charzoo", "format_version": 1, "charzoo_version": "0.1.0",
+     "model": "mlp", "package": "charzoo", "package_version": "0.1.0",
+     "params": "<JSON of get_params()>", "tokenizer": "<JSON>",
+     "fitted": "<JSON of mode_, history_, n_steps_, ...>", "state_dict": {name: tensor}}
+
+:func:`load_model` reads it with ``torch.load(weights_only=True)``, which refuses any pickled
+object other than tensors and plain containers, and finds the class through the registry name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+from charzoo._version import __version__
+from charzoo.base import CharLM
+from charzoo.tokenizer import CharTokenizer
+
+__all__ = ["FORMAT_VERSION", "ModelFileError", "load_model", "save_model"]
+
+FORMAT = "charzoo"
+FORMAT_VERSION = 1
+_FITTED_ATTRIBUTES = (
+    "mode_",
+    "max_text_length_",
+    "history_",
+    "n_steps_",
+    "stop_reason_",
+    "best_step_",
+)
+
+
+class ModelFileError(ValueError):
+    """A file is not a readable charzoo model (wrong format, corrupted, unsafe or too new)."""
+
+
+def _jsonable(value: object) -> bool:
+    try:
+        json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def save_model(model: CharLM, path: str | os.PathLike) -> None:
+    """Write a fitted ``model`` to ``path`` atomically (temp file, fsync, rename)."""
+    from charzoo.registry import registered_name
+
+    if not hasattr(model, "module_"):
+        raise ValueError(f"{type(model).__name__} is not fitted yet; call fit before save")
+    info = registered_name(type(model))
+    if info is None:
+        raise ValueError(
+            f"{type(model).__qualname__} is not registered with charzoo, so load() could not "
+            "find it again; register it through a charzoo_register_models hook"
+        )
+    params = {}
+    for key, value in model.get_params(deep=False).items():
+        if _jsonable(value):
+            params[key] = value
+        elif value is not None:
+            warnings.warn(
+                f"parameter {key}={value!r} cannot be stored safely and is saved as None",
+                UserWarning,
+                stacklevel=3,
+            )
+            params[key] = None
+    state = {k: v.detach().cpu().contiguous() for k, v in model.module_.state_dict().items()}
+    parameters = dict(model.module_.named_parameters())
+    for key, tensor in state.items():  # count tables may hold -inf log-probabilities, never NaN
+        bad = torch.isnan(tensor) if key not in parameters else ~torch.isfinite(tensor)
+        if tensor.is_floating_point() and bool(bad.any()):
+            raise ValueError(f"refusing to save non-finite weights ({key})")
+    fitted = {a: getattr(model, a) for a in _FITTED_ATTRIBUTES if hasattr(model, a)}
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "charzoo_version": __version__,
+        "model": info.name,
+        "class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "package": info.package,
+        "package_version": info.version,
+        "params": json.dumps(params),
+        "tokenizer": model.tokenizer_.to_json(),
+        "fitted": json.dumps(fitted, default=_json_default),
+        "state_dict": state,
+    }
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot store {value!r}")
+
+
+def _read_payload(path: Path) -> dict:
+    if not path.exists():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            reason = "it contains pickled Python objects, which charzoo never loads"
+        else:
+            reason = f"it is corrupted, truncated or not a charzoo model ({text})"
+        raise ModelFileError(f"cannot load {path}: {reason}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ModelFileError(f"cannot load {path}: not a charzoo model file")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"cannot load {path}: written by charzoo {payload.get('charzoo_version')} in file "
+            f"format {version}; this charzoo ({__version__}) reads format <= {FORMAT_VERSION}. "
+            "Upgrade charzoo."
+        )
+    return payload
+
+
+def load_model(path: str | os.PathLike, device: str | None = None) -> CharLM:
+    """Load a model written by :meth:`CharLM.save`.
+
+    Parameters
+    ----------
+    path : str or path-like
+    device : str, optional
+        Where to put the weights; default: the model's ``device`` parameter (``"auto"``), so a
+        model trained on a GPU loads on a CPU-only machine.
+
+    Returns
+    -------
+    CharLM
+        The fitted estimator; it scores and generates exactly as the saved one.
+    """
+    from charzoo.registry import get_model_class
+
+    path = Path(path)
+    payload = _read_payload(path)
+    name = payload["model"]
+    try:
+        cls = get_model_class(name)
+    except ValueError:
+        package = payload.get("package", "?")
+        raise ModelFileError(
+            f"cannot load {path}: it holds a {name!r} model from package {package!r} "
+            f"{payload.get('package_version', '')}, which is not installed; install it with "
+            f"`pip install {package}`"
+        ) from None
+    try:
+        params = json.loads(payload["params"])
+        known = set(cls._get_param_names())
+        model = cls(**{k: v for k, v in params.items() if k in known})
+        if device is not None:
+            model.set_params(device=device)
+        model.tokenizer_ = CharTokenizer.from_json(payload["tokenizer"])
+        for key, value in json.loads(payload["fitted"]).items():
+            setattr(model, key, value)
+        module = model._build_module()
+        module.load_state_dict(payload["state_dict"], assign=True)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(
+            f"cannot load {path}: its contents do not fit {name!r}: {exc}"
+        ) from None
+    model.module_ = module.to(model._resolve_device()).eval()
+    return model

@@ -1,0 +1,151 @@
+"""Sampling core shared by every model.
+
+A model exposes an incremental :class:`Decoder`; :func:`sample` advances ``n`` sequences
+together, one token per step, so a step costs one batched model call whatever the length
+generated so far.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Protocol
+
+import torch
+
+from charzoo.tokenizer import BOUNDARY_ID
+
+__all__ = ["Decoder", "check_sampling_params", "filter_logits", "sample"]
+
+
+class Decoder(Protocol):
+    """Incremental next-token interface every model provides for generation."""
+
+    def start(self, prefix: torch.Tensor, n: int) -> torch.Tensor:
+        """Consume the prefix ids ``(P,)`` for ``n`` rows; return next-token logits ``(n, V)``."""
+
+    def advance(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Append one token per row ``(n,)``; return next-token logits ``(n, V)``."""
+
+
+def check_sampling_params(
+    n: object, temperature: object, top_k: object, top_p: object, max_length: object
+) -> None:
+    """Raise ``ValueError``/``TypeError`` naming the first invalid sampling parameter."""
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, Real)
+        or not (0 <= temperature < float("inf"))
+    ):
+        raise ValueError(
+            f"temperature must be a finite number >= 0 (0 means greedy), got {temperature!r}"
+        )
+    if top_k is not None and (
+        isinstance(top_k, bool) or not isinstance(top_k, Integral) or top_k < 1
+    ):
+        raise ValueError(f"top_k must be None or an integer >= 1, got {top_k!r}")
+    if top_p is not None and (
+        isinstance(top_p, bool) or not isinstance(top_p, Real) or not (0 < top_p <= 1)
+    ):
+        raise ValueError(f"top_p must be None or a number in (0, 1], got {top_p!r}")
+    if max_length is not None and (
+        isinstance(max_length, bool) or not isinstance(max_length, Integral) or max_length < 0
+    ):
+        raise ValueError(f"max_length must be None or a non-negative integer, got {max_length!r}")
+
+
+def filter_logits(
+    logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None
+) -> torch.Tensor:
+    """Mask logits outside the ``top_k`` tokens and outside the ``top_p`` nucleus with -inf.
+
+    ``top_k`` keeps exactly ``k`` tokens even when several logits tie at the cut-off.
+    """
+    if top_k is not None and top_k < logits.shape[-1]:
+        keep = torch.topk(logits, top_k, dim=-1).indices
+        masked = torch.full_like(logits, float("-inf"))
+        logits = masked.scatter(-1, keep, logits.gather(-1, keep))
+    if top_p is not None and top_p < 1:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        # drop a token when the tokens ranked above it already hold top_p of the mass
+        drop_sorted = (torch.cumsum(probs, dim=-1) - probs) >= top_p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def _pick(
+    logits: torch.Tensor,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = filter_logits(logits.float() / temperature, top_k, top_p)
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+
+
+@torch.no_grad()
+def sample(
+    decoder: Decoder,
+    prefix: torch.Tensor,
+    n: int,
+    max_new: int,
+    *,
+    stop_at_boundary: bool,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator,
+) -> list[list[int]]:
+    """Generate ``n`` continuations of ``prefix`` together.
+
+    Parameters
+    ----------
+    decoder : Decoder
+        The model's incremental interface (fresh, not yet started).
+    prefix : torch.LongTensor of shape (P,)
+        Ids the continuations start from (not included in the result).
+    n : int
+        Number of sequences.
+    max_new : int
+        Maximum number of new ids per sequence.
+    stop_at_boundary : bool
+        Document mode: the boundary id ends a sequence. Stream mode: the boundary id is never
+        sampled and every sequence runs ``max_new`` steps.
+    temperature, top_k, top_p : see :meth:`charzoo.base.CharLM.generate`.
+    generator : torch.Generator
+        Source of randomness (CPU).
+
+    Returns
+    -------
+    list of list of int
+        The new ids of each sequence, without the final boundary id.
+    """
+    if n == 0 or max_new == 0:
+        return [[] for _ in range(n)]
+    logits = decoder.start(prefix, n)
+    out = []
+    done = torch.zeros(n, dtype=torch.bool, device=logits.device)
+    for step in range(max_new):
+        if not stop_at_boundary:
+            logits[:, BOUNDARY_ID] = float("-inf")
+        token = _pick(logits, temperature, top_k, top_p, generator)
+        token = token.masked_fill(done, BOUNDARY_ID)
+        out.append(token)
+        done |= token == BOUNDARY_ID
+        if bool(done.all()) or step == max_new - 1:
+            break
+        logits = decoder.advance(token)
+    rows = torch.stack(out, dim=1).cpu().tolist()
+    result = []
+    for row in rows:
+        if BOUNDARY_ID in row:
+            row = row[: row.index(BOUNDARY_ID)]
+        result.append(row)
+    return result

@@ -1,0 +1,116 @@
+"""The window-model family: models that predict the next character from a fixed context.
+
+A window module maps contexts ``(N, context_length)`` of ids to next-id logits ``(N, V)``
+(count models may return log-probabilities, which are valid logits). This module supplies,
+once for all such models: scoring over every target, the rolling-context decoder for
+generation, and the training task that samples random windows (as in the makemore lectures).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from charzoo.base import CharLM
+from charzoo.data import Corpus, WindowData
+from charzoo.neural import NeuralMixin
+from charzoo.tokenizer import BOUNDARY_ID
+from charzoo.utils import module_device
+
+__all__ = ["NeuralWindowLM", "WindowLM", "window_nll"]
+
+_SCORE_CHUNK = 32768
+
+
+@torch.no_grad()
+def window_nll(module: torch.nn.Module, data: WindowData) -> torch.Tensor:
+    """NLL of every target of ``data`` under ``module`` (eval mode), batched in chunks."""
+    device = module_device(module)
+    out = torch.empty(len(data), dtype=torch.float32)
+    for start in range(0, len(data), _SCORE_CHUNK):
+        index = torch.arange(start, min(start + _SCORE_CHUNK, len(data)))
+        x, y = data.batch(index)
+        logits = module(x.to(device))
+        out[index] = F.cross_entropy(logits.float(), y.to(device), reduction="none").cpu()
+    return out
+
+
+class WindowDecoder:
+    """Rolling fixed-length context: each step costs one module call on ``(n, block)`` ids."""
+
+    def __init__(self, module: torch.nn.Module, context_length: int) -> None:
+        self.module = module
+        self.context_length = context_length
+        self.context: torch.Tensor | None = None
+
+    def start(self, prefix: torch.Tensor, n: int) -> torch.Tensor:
+        pad = torch.full((self.context_length,), BOUNDARY_ID, dtype=torch.long)
+        context = torch.cat([pad, prefix])[-self.context_length :]
+        self.context = context.to(module_device(self.module)).repeat(n, 1)
+        return self.module(self.context)
+
+    def advance(self, tokens: torch.Tensor) -> torch.Tensor:
+        self.context = torch.cat([self.context[:, 1:], tokens[:, None]], dim=1)
+        return self.module(self.context)
+
+
+class WindowTask:
+    """Training task: random minibatches of (context, next id) pairs from all windows."""
+
+    def __init__(
+        self,
+        train: WindowData,
+        val: WindowData | None,
+        batch_size: int,
+        generator: torch.Generator,
+    ) -> None:
+        self.train, self.val = train, val
+        self.batch_size = batch_size
+        self.generator = generator
+
+    def train_loss(self, module: torch.nn.Module) -> torch.Tensor:
+        index = torch.randint(len(self.train), (self.batch_size,), generator=self.generator)
+        x, y = self.train.batch(index)
+        device = module_device(module)
+        return F.cross_entropy(module(x.to(device)), y.to(device))
+
+    def eval_loss(self, module: torch.nn.Module) -> float | None:
+        if self.val is None or len(self.val) == 0:
+            return None
+        return float(window_nll(module, self.val).double().mean())
+
+
+class WindowLM(CharLM):
+    """Base of the window models: next-character prediction from the previous characters.
+
+    Subclasses set the context length through :meth:`_context_length` (default
+    ``self.block_size``) and build a module mapping ``(N, context_length)`` ids to ``(N, V)``
+    logits.
+    """
+
+    def _context_length(self) -> int:
+        return self.block_size
+
+    def _window_data(self, corpus: Corpus) -> WindowData:
+        return WindowData(corpus, self._context_length())
+
+    def _token_nll(self, corpus: Corpus) -> torch.Tensor:
+        self.module_.eval()
+        return window_nll(self.module_, self._window_data(corpus))
+
+    def _decoder(self) -> WindowDecoder:
+        return WindowDecoder(self.module_, self._context_length())
+
+
+class NeuralWindowLM(NeuralMixin, WindowLM):
+    """Window models trained by gradient descent on random windows (see :class:`NeuralMixin`)."""
+
+    def _training_task(
+        self, train: Corpus, val: Corpus | None, generator: torch.Generator
+    ) -> WindowTask:
+        return WindowTask(
+            self._window_data(train),
+            self._window_data(val) if val is not None else None,
+            self.batch_size,
+            generator,
+        )
