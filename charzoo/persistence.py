@@ -6,7 +6,8 @@ tensors::
     {"format": "charzoo", "format_version": 1, "charzoo_version": "0.1.0",
      "model": "mlp", "package": "charzoo", "package_version": "0.1.0",
      "params": "<JSON of get_params()>", "tokenizer": "<JSON>",
-     "fitted": "<JSON of mode_, history_, n_steps_, ...>", "state_dict": {name: tensor}}
+     "fitted": "<JSON of mode_, history_, n_steps_, ...>", "state_dict": {name: tensor},
+     "checksum": "<SHA-256 of the tensors' bytes>"}
 
 :func:`load_model` reads it with ``torch.load(weights_only=True)``, which refuses any pickled
 object other than tensors and plain containers, and finds the class through the registry name.
@@ -14,6 +15,7 @@ object other than tensors and plain containers, and finds the class through the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -95,6 +97,7 @@ def save_model(model: CharLM, path: str | os.PathLike) -> None:
         "tokenizer": model.tokenizer_.to_json(),
         "fitted": json.dumps(fitted, default=_json_default),
         "state_dict": state,
+        "checksum": _checksum(state),
     }
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
@@ -110,6 +113,15 @@ def save_model(model: CharLM, path: str | os.PathLike) -> None:
         raise
 
 
+def _checksum(state: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        tensor = state[key]
+        digest.update(f"{key}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(tensor.contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def _json_default(value: object) -> object:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -122,7 +134,9 @@ def _read_payload(path: Path) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"no model file at {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
@@ -139,6 +153,9 @@ def _read_payload(path: Path) -> dict:
             f"format {version}; this charzoo ({__version__}) reads format <= {FORMAT_VERSION}. "
             "Upgrade charzoo."
         )
+    state = payload.get("state_dict")
+    if not isinstance(state, dict) or payload.get("checksum") != _checksum(state):
+        raise ModelFileError(f"cannot load {path}: its weights are corrupted (checksum mismatch)")
     return payload
 
 
