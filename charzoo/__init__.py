@@ -10,6 +10,7 @@
 from charzoo._version import __version__
 from charzoo.base import CharLM
 from charzoo.hookspecs import hookimpl
+from charzoo.lr_finder import LRFindResult, lr_find
 from charzoo.models.bigram import CharBigram
 from charzoo.models.mlp import CharMLP
 from charzoo.persistence import ModelFileError
@@ -30,6 +31,7 @@ __all__ = [
     "CharLM",
     "CharMLP",
     "CharTokenizer",
+    "LRFindResult",
     "ModelFileError",
     "PluginWarning",
     "TrainingDivergedWarning",
@@ -40,5 +42,6 @@ __all__ = [
     "list_models",
     "list_plugins",
     "load",
+    "lr_find",
     "model_info",
 ]
