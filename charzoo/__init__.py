@@ -13,6 +13,9 @@ from charzoo.hookspecs import hookimpl
 from charzoo.lr_finder import LRFindResult, lr_find
 from charzoo.models.bigram import CharBigram
 from charzoo.models.mlp import CharMLP
+from charzoo.models.neural_bigram import CharNeuralBigram
+from charzoo.models.ngram import CharNGram
+from charzoo.models.wavenet import CharWaveNet
 from charzoo.persistence import ModelFileError
 from charzoo.persistence import load_model as load
 from charzoo.registry import (
@@ -30,6 +33,9 @@ __all__ = [
     "CharBigram",
     "CharLM",
     "CharMLP",
+    "CharNGram",
+    "CharNeuralBigram",
+    "CharWaveNet",
     "CharTokenizer",
     "LRFindResult",
     "ModelFileError",

@@ -1,0 +1,252 @@
+"""Count-based character n-gram models with smoothing (Kneser-Ney, Witten-Bell, add-k).
+
+Every n-gram is hashed to one int64 key (its ids as digits in base ``vocab_size``), so fitting
+is a handful of ``torch.unique`` calls and scoring is ``torch.searchsorted`` over sorted keys:
+memory is proportional to the number of distinct n-grams, never ``vocab_size ** order``.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from charzoo.data import Corpus
+from charzoo.hookspecs import hookimpl
+from charzoo.window import WindowLM
+
+__all__ = ["CharNGram", "NGramTable"]
+
+SMOOTHINGS = ("kneser_ney", "witten_bell", "add_k")
+
+
+class NGramTable(torch.nn.Module):
+    """Interpolated n-gram probabilities stored sparsely, one level per order.
+
+    Level ``k`` (``k = 1 .. order``) holds the sorted keys of the seen k-grams with their
+    weight ``alpha(ctx, w)`` and the sorted keys of the seen (k-1)-character contexts with
+    their interpolation weight ``gamma(ctx)`` and the offset of their first k-gram (the
+    k-grams of one context are contiguous, so a lookup costs one search per context). For a
+    seen context::
+
+        P_k(w | ctx) = alpha(ctx, w) + gamma(ctx) * P_base(w | shorter ctx)
+
+    where the base is ``P_{k-1}`` (``interpolate=True``) or uniform (additive smoothing); an
+    unseen context backs off to ``P_{k-1}``. ``P_0`` is uniform over the vocabulary, so every
+    character has a non-zero probability unless ``gamma`` is zero. The forward pass returns
+    log-probabilities ``(N, V)``, valid logits for the window family.
+    """
+
+    def __init__(self, vocab_size: int, order: int, interpolate: bool = True) -> None:
+        super().__init__()
+        self.vocab_size, self.order, self.interpolate = vocab_size, order, interpolate
+        for k in range(1, order + 1):
+            self.register_buffer(f"ngram_keys_{k}", torch.zeros(0, dtype=torch.long))
+            self.register_buffer(f"alpha_{k}", torch.zeros(0))
+            self.register_buffer(f"context_keys_{k}", torch.zeros(0, dtype=torch.long))
+            self.register_buffer(f"gamma_{k}", torch.zeros(0))
+            self.register_buffer(f"context_offsets_{k}", torch.zeros(1, dtype=torch.long))
+
+    def level(self, k: int) -> tuple[torch.Tensor, ...]:
+        names = ("ngram_keys", "alpha", "context_keys", "gamma", "context_offsets")
+        return tuple(getattr(self, f"{name}_{k}") for name in names)
+
+    def forward(self, context: torch.Tensor) -> torch.Tensor:
+        vocab = self.vocab_size
+        n = len(context)
+        uniform = torch.full((n, vocab), 1.0 / vocab, device=context.device)
+        probs = uniform
+        ctx_key = torch.zeros(n, dtype=torch.long, device=context.device)
+        for k in range(1, self.order + 1):
+            if k > 1:  # extend the context by one more character to the left
+                ctx_key = ctx_key + context[:, -(k - 1)] * vocab ** (k - 2)
+            ngram_keys, alpha, context_keys, gamma, offsets = self.level(k)
+            seen, ctx_pos = _lookup(context_keys, ctx_key)
+            if not bool(seen.any()):
+                break  # a longer context cannot be seen when this one is not
+            # the n-grams of context i are ngram_keys[offsets[i]:offsets[i + 1]] (sorted keys)
+            rows = seen.nonzero().squeeze(1)
+            first = offsets[ctx_pos[rows]]
+            length = offsets[ctx_pos[rows] + 1] - first
+            row_of = torch.repeat_interleave(rows, length)
+            index = torch.arange(int(length.sum()), device=context.device)
+            index += torch.repeat_interleave(first - (length.cumsum(0) - length), length)
+            a = torch.zeros(n, vocab, device=context.device)
+            a[row_of, ngram_keys[index] % vocab] = alpha[index]
+            base = probs if self.interpolate else uniform
+            probs = torch.where(seen[:, None], a + gamma[ctx_pos, None] * base, probs)
+        return probs.log()
+
+
+def _lookup(sorted_keys: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Whether each key is in ``sorted_keys`` and its position there."""
+    if len(sorted_keys) == 0:  # unfitted table
+        return torch.zeros_like(keys, dtype=torch.bool), torch.zeros_like(keys)
+    pos = torch.searchsorted(sorted_keys, keys).clamp(max=len(sorted_keys) - 1)
+    return sorted_keys[pos] == keys, pos
+
+
+def _kn_discounts(counts: np.ndarray, discount: float | None) -> np.ndarray:
+    """Discounts for counts 1, 2 and 3+ (modified Kneser-Ney, Chen & Goodman 1999)."""
+    if discount is not None:
+        return np.full(3, float(discount))
+    n1, n2, n3, n4 = (float((counts == c).sum()) for c in (1, 2, 3, 4))
+    if n1 == 0 or n2 == 0:  # too little data to estimate: the usual fixed discount
+        return np.full(3, 0.75)
+    y = n1 / (n1 + 2 * n2)
+    d = [1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3 if n3 else 3 - 4 * y]
+    return np.clip(d, 0.05, [1.0, 2.0, 3.0])
+
+
+class CharNGram(WindowLM):
+    """Character n-gram model of any order from smoothed counts.
+
+    The previous ``order - 1`` characters predict the next one. Probabilities are interpolated
+    from the longest seen context down to the unigram and a uniform floor, so perplexity is
+    finite on any text made of training characters. Fitting is closed-form (vectorised counts,
+    no gradient training); the boundary id pads the start context and marks the end.
+
+    Parameters
+    ----------
+    order : int, default=3
+        n of the n-gram: the context is ``order - 1`` characters (``order=2`` is a bigram).
+    smoothing : {"kneser_ney", "witten_bell", "add_k"}, default="kneser_ney"
+        ``"kneser_ney"``: interpolated modified Kneser-Ney (absolute discounting of the counts,
+        lower orders from continuation counts). ``"witten_bell"``: interpolation weighted by
+        the number of distinct followers of a context. ``"add_k"``: ``(count + alpha) /
+        (total + alpha * V)`` at the longest seen context (additive smoothing, no
+        interpolation).
+    alpha : float, default=1.0
+        Pseudo-count of ``"add_k"``; 0 is the maximum-likelihood estimate, which gives unseen
+        n-grams zero probability (infinite perplexity). Ignored by the other smoothings.
+    discount : float in (0, 1] or None, default=None
+        Fixed Kneser-Ney discount for every order; None estimates three discounts per order
+        (for counts 1, 2 and 3+) from the counts of counts.
+    **kwargs
+        Common parameters of :class:`charzoo.base.CharLM` (``mode``, ``random_state``, ...).
+
+    Attributes
+    ----------
+    tokenizer_ : CharTokenizer
+    module_ : NGramTable
+    mode_ : {"document", "stream"}
+    n_ngrams_ : int
+        Number of distinct n-grams stored over all orders.
+
+    References
+    ----------
+    R. Kneser, H. Ney, "Improved backing-off for M-gram language modeling", ICASSP (1995).
+    S. F. Chen, J. Goodman, "An empirical study of smoothing techniques for language
+    modeling", Computer Speech & Language 13 (1999).
+    I. H. Witten, T. C. Bell, "The zero-frequency problem", IEEE Trans. Inf. Theory 37 (1991).
+
+    Examples
+    --------
+    >>> from charzoo import CharNGram
+    >>> from charzoo.datasets import load_names
+    >>> model = CharNGram(order=4).fit(load_names())
+    >>> model.score(["emma", "olivia"]) < 10
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "order": [Interval(Integral, 1, None, closed="left")],
+        "smoothing": [StrOptions(set(SMOOTHINGS))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "discount": [Interval(Real, 0, 1, closed="right"), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        order: int = 3,
+        smoothing: str = "kneser_ney",
+        alpha: float = 1.0,
+        discount: float | None = None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.order = order
+        self.smoothing = smoothing
+        self.alpha = alpha
+        self.discount = discount
+
+    def _context_length(self) -> int:
+        return max(1, self.order - 1)
+
+    def _build_module(self) -> NGramTable:
+        interpolate = self.smoothing != "add_k"
+        return NGramTable(self.tokenizer_.vocab_size, self.order, interpolate)
+
+    @property
+    def n_ngrams_(self) -> int:
+        return sum(len(self.module_.level(k)[0]) for k in range(1, self.order + 1))
+
+    def _fit_model(self, train: Corpus, val: Corpus | None, generator: torch.Generator) -> None:
+        vocab, order = self.tokenizer_.vocab_size, self.order
+        if order * np.log2(vocab) >= 62:
+            raise ValueError(
+                f"order={order} is too high for a vocabulary of {vocab} characters: n-gram "
+                "keys would overflow int64"
+            )
+        data = self._window_data(train)
+        context, target = (t.numpy() for t in data.batch(torch.arange(len(data))))
+        # keys[k]: the k-gram ending at every target as a base-V number (numpy: its unique
+        # and sort stay fast on a busy machine, where torch's threaded sort does not)
+        keys = {1: target}
+        for k in range(2, order + 1):
+            keys[k] = context[:, -(k - 1)] * vocab ** (k - 1) + keys[k - 1]
+        unique = {k: np.unique(keys[k], return_counts=True) for k in keys}
+        self.module_ = self._build_module()
+        for k in range(1, order + 1):
+            ngrams, counts = unique[k]
+            counts = counts.astype(np.float64)
+            if self.smoothing == "kneser_ney" and k < order:
+                counts = _continuation_counts(ngrams, counts, unique[k + 1][0], vocab, k)
+            contexts, ctx_index = np.unique(ngrams // vocab, return_inverse=True)
+            total = np.bincount(ctx_index, weights=counts)
+            if self.smoothing == "kneser_ney":
+                d = _kn_discounts(counts, self.discount)
+                discount = d[np.clip(counts.astype(np.int64) - 1, 0, 2)]
+                alpha = np.maximum(counts - discount, 0) / total[ctx_index]
+                gamma = np.bincount(ctx_index, weights=np.minimum(counts, discount)) / total
+            elif self.smoothing == "witten_bell":
+                followers = np.bincount(ctx_index).astype(np.float64)
+                alpha = counts / (total + followers)[ctx_index]
+                gamma = followers / (total + followers)
+            else:
+                denom = total + self.alpha * vocab
+                alpha = counts / denom[ctx_index]
+                gamma = self.alpha * vocab / denom
+            offsets = np.concatenate([[0], np.cumsum(np.bincount(ctx_index))])
+            names = ("ngram_keys", "alpha", "context_keys", "gamma", "context_offsets")
+            for name, value in zip(names, (ngrams, alpha, contexts, gamma, offsets)):
+                value = torch.from_numpy(value)
+                setattr(
+                    self.module_,
+                    f"{name}_{k}",
+                    value.float() if value.is_floating_point() else value,
+                )
+        self.module_.to(self._resolve_device())
+
+
+def _continuation_counts(
+    ngrams: np.ndarray, counts: np.ndarray, longer: np.ndarray, vocab: int, k: int
+) -> np.ndarray:
+    """Kneser-Ney counts of lower-order k-grams: distinct characters seen before each one.
+
+    A k-gram starting with the boundary id (start padding) can only follow padding, so it
+    keeps its raw count (as KenLM does for n-grams starting with ``<s>``).
+    """
+    suffixes, n_left = np.unique(longer % vocab**k, return_counts=True)
+    pos = np.minimum(np.searchsorted(suffixes, ngrams), len(suffixes) - 1)
+    hit = suffixes[pos] == ngrams
+    starts_with_boundary = (ngrams < vocab ** (k - 1)) & (k > 1)
+    return np.where(starts_with_boundary | ~hit, counts, n_left[pos])
+
+
+@hookimpl
+def charzoo_register_models(register):
+    register(CharNGram, name="ngram", description="Count n-gram of any order, Kneser-Ney smoothing")

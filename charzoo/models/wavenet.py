@@ -1,0 +1,155 @@
+"""Hierarchical WaveNet-style model: characters fused pairwise, level by level (lecture 5)."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import torch
+from sklearn.utils._param_validation import Interval
+from torch import nn
+
+from charzoo.hookspecs import hookimpl
+from charzoo.models.mlp import output_layer, tanh_layer
+from charzoo.window import NeuralWindowLM
+
+__all__ = ["CharWaveNet", "FlattenConsecutive"]
+
+
+class FlattenConsecutive(nn.Module):
+    """Concatenate every ``n`` consecutive vectors: ``(B, T, C) -> (B, T // n, C * n)``."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, channels = x.shape
+        return x.reshape(batch, length // self.n, channels * self.n)
+
+
+class WaveNetModule(nn.Module):
+    """Embedding, then ``depth`` levels of (fuse pairs, Linear, BatchNorm, tanh), logits.
+
+    Each level halves the sequence: the receptive field doubles, as in WaveNet's dilated
+    causal convolutions with dilation 1, 2, 4, ...; after the last level one vector remains.
+    """
+
+    def __init__(self, vocab_size: int, block_size: int, n_embd: int, n_hidden: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, n_embd)
+        levels = []
+        width = n_embd
+        for _ in range(block_size.bit_length() - 1):
+            levels += [FlattenConsecutive(2), tanh_layer(2 * width, n_hidden, batch_norm=True)]
+            width = n_hidden
+        self.levels = nn.Sequential(*levels)
+        self.output = output_layer(width, vocab_size)
+
+    def forward(self, context: torch.Tensor) -> torch.Tensor:
+        return self.output(self.levels(self.embedding(context)).squeeze(1))
+
+
+class CharWaveNet(NeuralWindowLM):
+    """Tree of pairwise fusions over the previous ``block_size`` characters.
+
+    Consecutive characters are fused in pairs, then pairs of pairs, and so on
+    (``depth = log2(block_size)`` levels of Linear-BatchNorm-tanh), instead of squashing the
+    whole context in one layer as :class:`CharMLP` does. BatchNorm normalises over the batch
+    and the positions of each level; ``score``/``generate`` use its running statistics.
+
+    Parameters
+    ----------
+    block_size : int, default=8
+        Context length; must be a power of two (1 gives a bigram-like model with no level).
+    n_embd : int, default=24
+        Character embedding dimension.
+    n_hidden : int, default=128
+        Width of every level.
+    **kwargs
+        Training parameters of :class:`charzoo.neural.NeuralMixin` (``learning_rate``,
+        ``batch_size``, ``max_steps``, ...) and common parameters of
+        :class:`charzoo.base.CharLM` (``mode``, ``random_state``, ...).
+
+    Attributes
+    ----------
+    tokenizer_ : CharTokenizer
+    module_ : WaveNetModule
+    history_ : dict of lists
+    n_steps_ : int
+
+    Notes
+    -----
+    The documented preset reaching test NLL <= 1.99 on names (``benchmarks/window_models.py``)
+    is ``CharWaveNet(**CharWaveNet.ZOO_PRESET)``.
+
+    References
+    ----------
+    A. van den Oord et al., "WaveNet: A Generative Model for Raw Audio", arXiv:1609.03499
+    (2016).
+    A. Karpathy, "Building makemore Part 5: Building a WaveNet" (2022).
+
+    Examples
+    --------
+    >>> from charzoo import CharWaveNet
+    >>> from charzoo.datasets import load_names
+    >>> model = CharWaveNet(block_size=4, max_steps=50, random_state=0).fit(load_names()[:500])
+    >>> model.depth
+    2
+    """
+
+    _parameter_constraints: dict = {
+        "block_size": [Interval(Integral, 1, None, closed="left")],
+        "n_embd": [Interval(Integral, 1, None, closed="left")],
+        "n_hidden": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    #: Settings of the names benchmark (``CharWaveNet(**CharWaveNet.ZOO_PRESET)``).
+    ZOO_PRESET: dict = {
+        "block_size": 8,
+        "n_embd": 24,
+        "n_hidden": 128,
+        "batch_size": 256,
+        "learning_rate": 5e-3,
+        "max_steps": 20000,
+    }
+
+    def __init__(
+        self,
+        *,
+        block_size: int = 8,
+        n_embd: int = 24,
+        n_hidden: int = 128,
+        batch_size: int = 128,
+        learning_rate: float = 3e-3,
+        max_steps: int = 30000,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(
+            batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps, **kwargs
+        )
+        self.block_size = block_size
+        self.n_embd = n_embd
+        self.n_hidden = n_hidden
+
+    @property
+    def depth(self) -> int:
+        """Number of fusion levels, ``log2(block_size)``."""
+        return self.block_size.bit_length() - 1
+
+    def _check_params(self) -> None:
+        if self.block_size & (self.block_size - 1):
+            lower = 1 << (self.block_size.bit_length() - 1)
+            raise ValueError(
+                f"CharWaveNet fuses characters in pairs, so block_size must be a power of two "
+                f"(1, 2, 4, 8, ...); got {self.block_size}. Use {lower} or {2 * lower}."
+            )
+
+    def _build_module(self) -> WaveNetModule:
+        return WaveNetModule(
+            self.tokenizer_.vocab_size, self.block_size, self.n_embd, self.n_hidden
+        )
+
+
+@hookimpl
+def charzoo_register_models(register):
+    register(CharWaveNet, name="wavenet", description="Hierarchical WaveNet-style fusion model")
