@@ -12,9 +12,12 @@ from charzoo.base import CharLM
 from charzoo.hookspecs import hookimpl
 from charzoo.lr_finder import LRFindResult, lr_find
 from charzoo.models.bigram import CharBigram
+from charzoo.models.bow import CharBoW
 from charzoo.models.mlp import CharMLP
 from charzoo.models.neural_bigram import CharNeuralBigram
 from charzoo.models.ngram import CharNGram
+from charzoo.models.rnn import CharGRU, CharLSTM, CharRNN
+from charzoo.models.transformer import CharTransformer
 from charzoo.models.wavenet import CharWaveNet
 from charzoo.persistence import ModelFileError
 from charzoo.persistence import load_model as load
@@ -31,10 +34,15 @@ from charzoo.training import TrainingDivergedWarning
 
 __all__ = [
     "CharBigram",
+    "CharBoW",
+    "CharGRU",
     "CharLM",
+    "CharLSTM",
     "CharMLP",
     "CharNGram",
     "CharNeuralBigram",
+    "CharRNN",
+    "CharTransformer",
     "CharWaveNet",
     "CharTokenizer",
     "LRFindResult",

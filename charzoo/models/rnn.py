@@ -1,0 +1,213 @@
+"""Recurrent language models: vanilla RNN, GRU and LSTM on torch's fused kernels."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import torch
+from sklearn.utils._param_validation import Interval
+from torch import nn
+
+from charzoo.hookspecs import hookimpl
+from charzoo.sequence import NeuralSequenceLM
+
+__all__ = ["CharGRU", "CharLSTM", "CharRNN"]
+
+_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+class RecurrentModule(nn.Module):
+    """Embedding, a stack of fused ``nn.RNN``/``nn.GRU``/``nn.LSTM`` layers, linear read-out.
+
+    ``forward(idx (B, T), state) -> (logits (B, T, V), state)``; the state is the hidden
+    state ``(n_layers, B, n_hidden)`` (a pair ``(h, c)`` for the LSTM).
+    """
+
+    block_size = None  # unbounded context: the state carries everything
+
+    def __init__(
+        self, cell: str, vocab_size: int, n_embd: int, n_hidden: int, n_layers: int, dropout: float
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, n_embd)
+        self.rnn = _CELLS[cell](
+            n_embd, n_hidden, n_layers, batch_first=True, dropout=dropout if n_layers > 1 else 0.0
+        )
+        self.drop = nn.Dropout(dropout)
+        self.output = nn.Linear(n_hidden, vocab_size)
+        with torch.no_grad():  # near-uniform initial predictions: initial loss ~ ln(V)
+            self.output.weight.mul_(0.1)
+            self.output.bias.zero_()
+
+    def forward(self, idx: torch.Tensor, state: object = None) -> tuple[torch.Tensor, object]:
+        out, state = self.rnn(self.drop(self.embedding(idx)), state)
+        return self.output(self.drop(out)), state
+
+
+class _RecurrentLM(NeuralSequenceLM):
+    """Shared estimator of the recurrent models (``_cell`` picks the layer type)."""
+
+    _cell = "rnn"
+    _parameter_constraints: dict = {
+        "n_embd": [Interval(Integral, 1, None, closed="left")],
+        "n_hidden": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "seq_length": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_embd: int = 64,
+        n_hidden: int = 256,
+        n_layers: int = 2,
+        dropout: float = 0.1,
+        seq_length: int = 128,
+        batch_size: int = 64,
+        learning_rate: float = 3e-3,
+        max_steps: int = 6000,
+        warmup_steps: int = 100,
+        grad_clip: float | None = 1.0,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            max_steps=max_steps,
+            warmup_steps=warmup_steps,
+            grad_clip=grad_clip,
+            **kwargs,
+        )
+        self.n_embd = n_embd
+        self.n_hidden = n_hidden
+        self.n_layers = n_layers
+        self.dropout = dropout
+        self.seq_length = seq_length
+
+    def _train_length(self) -> int:
+        return self.seq_length
+
+    def _build_module(self) -> RecurrentModule:
+        return RecurrentModule(
+            self._cell,
+            self.tokenizer_.vocab_size,
+            self.n_embd,
+            self.n_hidden,
+            self.n_layers,
+            self.dropout,
+        )
+
+
+_DOC = """{title}
+
+    {what}
+
+    Parameters
+    ----------
+    n_embd : int, default=64
+        Dimension of the character embeddings.
+    n_hidden : int, default=256
+        Hidden units per recurrent layer.
+    n_layers : int, default=2
+        Stacked recurrent layers.
+    dropout : float, default=0.1
+        Dropout on the embeddings, between layers and before the read-out.
+    seq_length : int, default=128
+        Stream mode: length of the training windows (steps of truncated back-propagation
+        through time). Document mode trains on whole texts.
+    batch_size, learning_rate, max_steps, warmup_steps : see :class:`charzoo.neural.NeuralMixin`
+        Defaults 64, 3e-3, 6000, 100 (cosine schedule).
+    grad_clip : float or None, default=1.0
+        Gradient-norm clipping, on by default: exploding gradients are the classic failure
+        of recurrent networks (Pascanu et al. 2013).
+    stream_sampling : {{"random", "adjacent"}}, default="random"
+        See :class:`charzoo.sequence.NeuralSequenceLM`.
+    **kwargs
+        Other training parameters of :class:`charzoo.neural.NeuralMixin` and common parameters
+        of :class:`charzoo.base.CharLM` (``mode``, ``random_state``, ...).
+
+    Attributes
+    ----------
+    tokenizer_ : CharTokenizer
+    module_ : RecurrentModule
+    history_ : dict of lists
+    n_steps_ : int
+
+    Presets
+    -------
+    ``{name}.from_preset("shakespeare")``: {preset}
+
+    References
+    ----------
+    {refs}
+
+    Examples
+    --------
+    >>> from charzoo import {name}
+    >>> from charzoo.datasets import load_names
+    >>> model = {name}(max_steps=50, random_state=0).fit(load_names()[:1000])
+    >>> all(s.startswith("an") for s in model.generate(3, prefix="an"))
+    True
+    """
+
+_SHAKESPEARE = {
+    "n_embd": 64,
+    "n_hidden": 512,
+    "n_layers": 2,
+    "dropout": 0.1,
+    "seq_length": 64,
+    "batch_size": 32,
+    "learning_rate": 3e-3,
+    "max_steps": 4000,
+    "stream_sampling": "adjacent",
+}
+
+
+class CharRNN(_RecurrentLM):
+    _cell = "rnn"
+    presets = {"shakespeare": _SHAKESPEARE}
+
+
+class CharGRU(_RecurrentLM):
+    _cell = "gru"
+    presets = {"shakespeare": _SHAKESPEARE}
+
+
+class CharLSTM(_RecurrentLM):
+    _cell = "lstm"
+    presets = {"shakespeare": _SHAKESPEARE}
+
+
+CharRNN.__doc__ = _DOC.format(
+    title="Vanilla (Elman) recurrent network language model with tanh units.",
+    what="``h_t = tanh(W x_t + U h_{t-1} + b)``, torch's fused ``nn.RNN``.",
+    name="CharRNN",
+    preset=_SHAKESPEARE,
+    refs='T. Mikolov, M. Karafiat, L. Burget, J. Cernocky, S. Khudanpur, "Recurrent neural '
+    'network based language model", Interspeech (2010).',
+)
+CharGRU.__doc__ = _DOC.format(
+    title="Gated recurrent unit language model.",
+    what="Update and reset gates control the hidden state; torch's fused ``nn.GRU``.",
+    name="CharGRU",
+    preset=_SHAKESPEARE,
+    refs='K. Cho et al., "Learning Phrase Representations using RNN Encoder-Decoder for '
+    'Statistical Machine Translation", EMNLP (2014).',
+)
+CharLSTM.__doc__ = _DOC.format(
+    title="Long short-term memory language model.",
+    what="Gated memory cells (Hochreiter & Schmidhuber 1997) as used for character-level "
+    "generation by Graves; torch's fused ``nn.LSTM``.",
+    name="CharLSTM",
+    preset=_SHAKESPEARE,
+    refs='A. Graves, "Generating Sequences With Recurrent Neural Networks", arXiv:1308.0850 '
+    "(2013).",
+)
+
+
+@hookimpl
+def charzoo_register_models(register):
+    register(CharRNN, name="rnn", description="Mikolov et al. 2010 vanilla tanh RNN")
+    register(CharGRU, name="gru", description="Cho et al. 2014 gated recurrent unit")
+    register(CharLSTM, name="lstm", description="Graves 2013 LSTM")

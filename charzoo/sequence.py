@@ -1,0 +1,384 @@
+"""The sequence-model family: models that read a whole sequence and predict every next id.
+
+A sequence module maps ids ``(B, T)`` and an optional state to logits ``(B, T, V)`` and the
+new state::
+
+    logits, state = module(idx, state=None)
+
+The state summarises everything before ``idx``: the hidden state of a recurrent network, the
+running sum of a bag of words, or the key/value cache of a Transformer. A module whose context
+is bounded (the Transformer) sets ``module.block_size`` (inputs plus cached positions never
+exceed it); unbounded modules set it to ``None``. This module supplies, once for all such
+models:
+
+- padded and masked document batches built from a :class:`~charzoo.data.Corpus` with tensor
+  ops (each text's input starts from the boundary id, its targets end with the end marker);
+- the training task: random documents (document mode), or random windows or consecutive
+  ("adjacent") windows with the state carried and detached between steps (truncated
+  back-propagation through time, stream mode);
+- exact scoring in corpus order (padding is masked, so a padded batch scores exactly as the
+  texts one by one; long streams carry the state over the whole text, or slide a half-overlapping
+  window for bounded modules);
+- an incremental decoder that keeps the state (hidden state or KV cache) batched over ``n``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from sklearn.utils._param_validation import StrOptions
+
+from charzoo.base import CharLM
+from charzoo.data import Corpus
+from charzoo.neural import NeuralMixin
+from charzoo.tokenizer import BOUNDARY_ID
+from charzoo.utils import module_device
+
+__all__ = [
+    "FullContextDecoder",
+    "NeuralSequenceLM",
+    "SequenceDecoder",
+    "SequenceLM",
+    "SequenceTask",
+    "detach_state",
+    "sequence_nll",
+]
+
+_SCORE_TOKENS = 65536  # ids per scoring forward pass
+_SCORE_CHUNK = 1024  # time steps per forward pass when a long text carries its state
+_EVAL_TOKENS = 32768  # validation targets per evaluation during training
+_IGNORE = -100
+
+
+def detach_state(state: object) -> object:
+    """Detach every tensor of a (nested tuple/list) state from the autograd graph."""
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    return type(state)(detach_state(s) for s in state)
+
+
+def _block_size(module: torch.nn.Module) -> int | None:
+    return getattr(module, "block_size", None)
+
+
+def _inputs(corpus: Corpus) -> torch.Tensor:
+    """Input ids aligned with ``corpus.targets``: each text's targets shifted right by one,
+    starting from the boundary id."""
+    inputs = torch.roll(corpus.targets, 1)
+    if len(inputs):
+        inputs[corpus.starts[corpus.lengths > 0]] = BOUNDARY_ID
+    return inputs
+
+
+def _padded(
+    inputs: torch.Tensor, corpus: Corpus, index: torch.Tensor, offsets: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Inputs ``(B, T)``, targets ``(B, T)`` (padding = -100) and flat target positions of the
+    texts ``index`` (from ``offsets`` into each text, default 0), right-padded to the longest."""
+    lengths = corpus.lengths[index]
+    if offsets is not None:
+        lengths = lengths - offsets
+    width = max(1, int(lengths.max()))
+    start = corpus.starts[index] + (offsets if offsets is not None else 0)
+    pos = start[:, None] + torch.arange(width)
+    mask = torch.arange(width) < lengths[:, None]
+    pos = torch.where(mask, pos, 0)
+    x = torch.where(mask, inputs[pos], BOUNDARY_ID)
+    y = torch.where(mask, corpus.targets[pos], _IGNORE)
+    return x, y, pos
+
+
+def _chunks(n_items: int, sizes: torch.Tensor, budget: int) -> Iterator[slice]:
+    """Consecutive slices of items sorted by ascending ``sizes`` with ``rows * max <= budget``."""
+    i = 0
+    while i < n_items:
+        j = min(n_items, i + max(1, budget // max(1, int(sizes[i]))))
+        while j > i + 1 and (j - i) * int(sizes[j - 1]) > budget:
+            j = i + max(1, budget // max(1, int(sizes[j - 1])))
+        yield slice(i, j)
+        i = j
+
+
+@torch.no_grad()
+def sequence_nll(module: torch.nn.Module, corpus: Corpus) -> torch.Tensor:
+    """NLL of every target of ``corpus`` under ``module`` (eval mode), in corpus order.
+
+    Texts are sorted by length and scored in padded batches; an unbounded module carries its
+    state over long texts in chunks of time steps, a bounded one (``block_size``) slides a
+    window with stride ``block_size // 2`` over texts longer than its context, so every
+    target sees at least half a block of context.
+    """
+    device = module_device(module)
+    out = torch.zeros(len(corpus.targets), dtype=torch.float32)
+    if len(out) == 0:
+        return out
+    inputs = _inputs(corpus)
+    block = _block_size(module)
+    order = torch.argsort(corpus.lengths, stable=True)
+    order = order[corpus.lengths[order] > 0]
+    long = order[corpus.lengths[order] > block] if block else order[:0]
+    short = order[corpus.lengths[order] <= block] if block else order
+    for part in _chunks(len(short), corpus.lengths[short], _SCORE_TOKENS):
+        x, y, pos = _padded(inputs, corpus, short[part])
+        state = None
+        for t in range(0, x.shape[1], _SCORE_CHUNK):
+            logits, state = module(x[:, t : t + _SCORE_CHUNK].to(device), state)
+            yc = y[:, t : t + _SCORE_CHUNK].to(device)
+            nll = F.cross_entropy(logits.float().transpose(1, 2), yc, reduction="none").cpu()
+            keep = yc.cpu() != _IGNORE
+            out[pos[:, t : t + _SCORE_CHUNK][keep]] = nll[keep]
+    for text in long.tolist():
+        _score_windows(module, inputs, corpus, text, block, out)
+    return out
+
+
+def _score_windows(
+    module: torch.nn.Module,
+    inputs: torch.Tensor,
+    corpus: Corpus,
+    text: int,
+    block: int,
+    out: torch.Tensor,
+) -> None:
+    """Score one text longer than ``block`` with half-overlapping windows."""
+    device = module_device(module)
+    length, begin = int(corpus.lengths[text]), int(corpus.starts[text])
+    stride = max(1, block // 2)
+    starts = torch.arange(0, length - block + stride, stride).clamp(max=length - block).unique()
+    # a window counts the targets after the end of the previous window
+    first_counted = torch.cat([torch.zeros(1, dtype=torch.long), starts[:-1] + block]) - starts
+    offsets = torch.arange(block)
+    rows = max(1, _SCORE_TOKENS // block)
+    for i in range(0, len(starts), rows):
+        s = starts[i : i + rows]
+        pos = begin + s[:, None] + offsets
+        logits, _ = module(inputs[pos].to(device))
+        nll = F.cross_entropy(
+            logits.float().transpose(1, 2), corpus.targets[pos].to(device), reduction="none"
+        ).cpu()
+        keep = offsets >= first_counted[i : i + rows, None]
+        out[pos[keep]] = nll[keep]
+
+
+class SequenceDecoder:
+    """Incremental decoding with the module state (hidden state or KV cache), batched over n.
+
+    Each step feeds one id per row and the state, so a step costs O(1) (recurrent) or
+    O(context) (attention over the cache). A bounded module whose cache fills its
+    ``block_size`` is re-primed on the last half block, like the scoring windows.
+    """
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.module = module
+        self.block = _block_size(module)
+        self.state: object = None
+        self.history: torch.Tensor | None = None
+        self.length = 0
+
+    def _run(self, ids: torch.Tensor, state: object) -> torch.Tensor:
+        logits, self.state = self.module(ids, state)
+        return logits[:, -1]
+
+    def start(self, prefix: torch.Tensor, n: int) -> torch.Tensor:
+        ids = torch.cat([torch.tensor([BOUNDARY_ID]), prefix.long()])
+        ids = ids.to(module_device(self.module)).repeat(n, 1)
+        if self.block:
+            ids = ids[:, -self.block :]
+            self.history = ids
+        self.length = ids.shape[1]
+        return self._run(ids, None)
+
+    def advance(self, tokens: torch.Tensor) -> torch.Tensor:
+        tokens = tokens[:, None]
+        if not self.block:
+            return self._run(tokens, self.state)
+        self.history = torch.cat([self.history, tokens], dim=1)[:, -self.block :]
+        if self.length + 1 > self.block:
+            keep = max(1, self.block - self.block // 2)
+            self.length = keep
+            return self._run(self.history[:, -keep:], None)
+        self.length += 1
+        return self._run(tokens, self.state)
+
+
+class FullContextDecoder:
+    """The straightforward decoder: every step recomputes the module over the whole context
+    (the last ``block_size`` ids for a bounded module). Slow; a reference for tests and
+    benchmarks of :class:`SequenceDecoder`."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.module = module
+        self.block = _block_size(module)
+        self.history: torch.Tensor | None = None
+
+    def _run(self) -> torch.Tensor:
+        ids = self.history[:, -self.block :] if self.block else self.history
+        return self.module(ids)[0][:, -1]
+
+    def start(self, prefix: torch.Tensor, n: int) -> torch.Tensor:
+        ids = torch.cat([torch.tensor([BOUNDARY_ID]), prefix.long()])
+        self.history = ids.to(module_device(self.module)).repeat(n, 1)
+        return self._run()
+
+    def advance(self, tokens: torch.Tensor) -> torch.Tensor:
+        self.history = torch.cat([self.history, tokens[:, None]], dim=1)
+        return self._run()
+
+
+def _head(corpus: Corpus, n_targets: int) -> Corpus:
+    """The first ``n_targets`` targets of a corpus (cheap validation)."""
+    if len(corpus.targets) <= n_targets:
+        return corpus
+    ends = torch.cumsum(corpus.lengths, 0)
+    lengths = (corpus.lengths - (ends - n_targets).clamp(min=0)).clamp(min=0)
+    lengths = lengths[lengths > 0]
+    return Corpus(corpus.targets[:n_targets], lengths, corpus.mode)
+
+
+class SequenceTask:
+    """Training task of the sequence family.
+
+    Document mode draws ``batch_size`` random texts as one padded, masked batch (a text longer
+    than a bounded module's ``block_size`` is cropped at a random offset). Stream mode draws
+    windows of ``length`` ids: ``"random"`` windows start anywhere; ``"adjacent"`` windows
+    split the stream into ``batch_size`` rows that each continue where they stopped, with
+    the state carried and detached between steps (truncated BPTT; bounded modules restart
+    their context at each window).
+    """
+
+    def __init__(
+        self,
+        train: Corpus,
+        val: Corpus | None,
+        batch_size: int,
+        length: int,
+        stream_sampling: str,
+        generator: torch.Generator,
+    ) -> None:
+        self.train, self.batch_size, self.generator = train, batch_size, generator
+        self.val = _head(val, _EVAL_TOKENS) if val is not None and len(val.targets) else None
+        self.length = length
+        self.sampling = stream_sampling
+        self.inputs = _inputs(train)
+        self.state: object = None
+        self.column = 0
+        self.rows: tuple[torch.Tensor, torch.Tensor] | None = None
+        if train.mode == "stream":
+            self.length = max(1, min(length, len(train.targets) - 1))
+            if stream_sampling == "adjacent":
+                width = len(train.targets) // batch_size
+                if width < 2:
+                    raise ValueError(
+                        f"the stream ({len(train.targets)} characters) is too short for "
+                        f"batch_size={batch_size} adjacent rows; lower batch_size"
+                    )
+                n = width * batch_size
+                self.rows = (
+                    self.inputs[:n].view(batch_size, width),
+                    train.targets[:n].view(batch_size, width),
+                )
+
+    def _document_batch(self, module: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.randint(self.train.n_texts, (self.batch_size,), generator=self.generator)
+        block, offsets = _block_size(module), None
+        if block:
+            excess = (self.train.lengths[index] - block).clamp(min=0)
+            offsets = (torch.rand(len(index), generator=self.generator) * (excess + 1)).long()
+        x, y, _ = _padded(self.inputs, self.train, index, offsets)
+        return (x[:, :block], y[:, :block]) if block else (x, y)
+
+    def _random_windows(self) -> tuple[torch.Tensor, torch.Tensor]:
+        high = len(self.train.targets) - self.length + 1
+        pos = torch.randint(high, (self.batch_size, 1), generator=self.generator)
+        pos = pos + torch.arange(self.length)
+        return self.inputs[pos], self.train.targets[pos]
+
+    def _adjacent_windows(self) -> tuple[torch.Tensor, torch.Tensor]:
+        x_rows, y_rows = self.rows
+        if self.column + 1 >= x_rows.shape[1]:  # wrap around: new pass, random phase
+            self.column = int(torch.randint(self.length, (1,), generator=self.generator))
+            self.column = min(self.column, x_rows.shape[1] - 2)
+            self.state = None
+        cols = slice(self.column, self.column + self.length)
+        self.column += self.length
+        return x_rows[:, cols], y_rows[:, cols]
+
+    def train_loss(self, module: torch.nn.Module) -> torch.Tensor:
+        device = module_device(module)
+        state = None
+        if self.train.mode == "document":
+            x, y = self._document_batch(module)
+        elif self.sampling == "random":
+            x, y = self._random_windows()
+        else:
+            x, y = self._adjacent_windows()
+            state = None if _block_size(module) else self.state
+        logits, new_state = module(x.to(device), state)
+        if self.train.mode == "stream" and self.sampling == "adjacent":
+            self.state = detach_state(new_state)
+        return F.cross_entropy(
+            logits.transpose(1, 2), y.to(device), ignore_index=_IGNORE, reduction="mean"
+        )
+
+    def eval_loss(self, module: torch.nn.Module) -> float | None:
+        if self.val is None:
+            return None
+        return float(sequence_nll(module, self.val).double().mean())
+
+
+class SequenceLM(CharLM):
+    """Base of the sequence models: a module reads ids ``(B, T)`` and returns next-id logits
+    ``(B, T, V)`` and its state (see the module docstring of :mod:`charzoo.sequence`)."""
+
+    presets: dict[str, dict] = {}
+
+    @classmethod
+    def from_preset(cls, name: str, **params: object) -> SequenceLM:
+        """A model with the documented parameters of preset ``name`` (see ``cls.presets``),
+        updated with ``params``."""
+        if name not in cls.presets:
+            raise ValueError(f"{cls.__name__} has no preset {name!r}; known: {sorted(cls.presets)}")
+        return cls(**{**cls.presets[name], **params})
+
+    def _token_nll(self, corpus: Corpus) -> torch.Tensor:
+        self.module_.eval()
+        return sequence_nll(self.module_, corpus)
+
+    def _decoder(self) -> SequenceDecoder:
+        return SequenceDecoder(self.module_)
+
+
+class NeuralSequenceLM(NeuralMixin, SequenceLM):
+    """Sequence models trained by gradient descent (see :class:`NeuralMixin`).
+
+    Parameters
+    ----------
+    stream_sampling : {"random", "adjacent"}, default="random"
+        Stream mode only: draw training windows at random positions, or as consecutive
+        windows per batch row with the state carried and detached between steps (truncated
+        back-propagation through time, as in char-rnn).
+    **kwargs
+        Training parameters of :class:`charzoo.neural.NeuralMixin` and common parameters of
+        :class:`charzoo.base.CharLM`.
+    """
+
+    _parameter_constraints: dict = {"stream_sampling": [StrOptions({"random", "adjacent"})]}
+
+    def __init__(self, *, stream_sampling: str = "random", **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.stream_sampling = stream_sampling
+
+    def _train_length(self) -> int:
+        """Length of the stream-mode training windows (BPTT steps)."""
+        return self.block_size
+
+    def _training_task(
+        self, train: Corpus, val: Corpus | None, generator: torch.Generator
+    ) -> SequenceTask:
+        return SequenceTask(
+            train, val, self.batch_size, self._train_length(), self.stream_sampling, generator
+        )
