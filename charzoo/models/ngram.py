@@ -49,6 +49,14 @@ class NGramTable(torch.nn.Module):
             self.register_buffer(f"gamma_{k}", torch.zeros(0))
             self.register_buffer(f"context_offsets_{k}", torch.zeros(1, dtype=torch.long))
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # table sizes depend on the data: take the stored shapes instead of refusing them
+        for name, buffer in self._buffers.items():
+            stored = state_dict.get(prefix + name)
+            if stored is not None and buffer is not None and stored.shape != buffer.shape:
+                self._buffers[name] = buffer.new_empty(stored.shape)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def level(self, k: int) -> tuple[torch.Tensor, ...]:
         names = ("ngram_keys", "alpha", "context_keys", "gamma", "context_offsets")
         return tuple(getattr(self, f"{name}_{k}") for name in names)

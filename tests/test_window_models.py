@@ -1,0 +1,209 @@
+"""The window-model zoo of issue 3: n-gram counts, neural bigram, BatchNorm MLP, WaveNet."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from charzoo import (
+    CharBigram,
+    CharMLP,
+    CharNeuralBigram,
+    CharNGram,
+    CharWaveNet,
+    create_model,
+    load,
+)
+from charzoo.models.mlp import BatchNorm
+from charzoo.models.wavenet import FlattenConsecutive
+from tests.conftest import TINY
+
+NEW_MODELS = [
+    pytest.param(lambda: CharNGram(order=4), id="ngram-kn"),
+    pytest.param(lambda: CharNGram(order=3, smoothing="witten_bell"), id="ngram-wb"),
+    pytest.param(lambda: CharNGram(order=3, smoothing="add_k", alpha=0.5), id="ngram-addk"),
+    pytest.param(lambda: CharNeuralBigram(**TINY), id="neural_bigram"),
+    pytest.param(
+        lambda: CharMLP(batch_norm=True, n_layers=2, block_size=4, n_hidden=32, **TINY), id="mlp_bn"
+    ),
+    pytest.param(lambda: CharWaveNet(block_size=4, n_embd=8, n_hidden=32, **TINY), id="wavenet"),
+]
+
+
+@pytest.mark.parametrize("make", NEW_MODELS)
+def test_fit_generate_score_save_load_clone(make, small_names, tmp_path):
+    train, test = small_names
+    model = make().fit(train)
+    samples = model.generate(4, prefix="ma", temperature=0.8, random_state=1)
+    assert len(samples) == 4 and all(s.startswith("ma") for s in samples)
+    assert all(set(s) <= set(model.tokenizer_.chars) for s in samples)
+    ppl = model.score(test)
+    assert 1 < ppl < model.tokenizer_.vocab_size  # better than uniform
+    model.save(tmp_path / "m.cz")
+    loaded = load(tmp_path / "m.cz")
+    assert type(loaded) is type(model)
+    np.testing.assert_allclose(loaded.score_samples(test[:50]), model.score_samples(test[:50]))
+    assert loaded.generate(4, prefix="ma", random_state=1) == model.generate(
+        4, prefix="ma", random_state=1
+    )
+    twin = clone(model)
+    assert twin.get_params() == model.get_params() and not hasattr(twin, "module_")
+
+
+@pytest.mark.parametrize(
+    "name, cls",
+    [("ngram", CharNGram), ("neural_bigram", CharNeuralBigram), ("wavenet", CharWaveNet)],
+)
+def test_registered_as_plugins(name, cls):
+    assert type(create_model(name)) is cls
+
+
+# ----------------------------------------------------------------------------- n-gram counts
+@pytest.fixture(scope="module")
+def names_kn(names_split):
+    train, _, _ = names_split
+    return CharNGram(order=5).fit(train)
+
+
+def test_ngram_quality_full_names(names_kn, names_split):
+    _, _, test = names_split
+    assert math.log(names_kn.score(test)) <= 2.20
+
+
+@pytest.mark.parametrize("smoothing", ["kneser_ney", "witten_bell", "add_k"])
+@pytest.mark.parametrize("order", [1, 3, 6])
+def test_ngram_distributions_are_normalised(smoothing, order, small_names):
+    train, _ = small_names
+    model = CharNGram(order=order, smoothing=smoothing).fit(train)
+    gen = torch.Generator().manual_seed(0)
+    contexts = torch.randint(
+        0, model.tokenizer_.vocab_size, (500, max(1, order - 1)), generator=gen
+    )
+    probs = model.module_(contexts).exp().sum(1)
+    torch.testing.assert_close(probs, torch.ones(500), atol=1e-5, rtol=0)
+
+
+def test_kneser_ney_perplexity_finite_on_any_text_of_training_chars(names_kn):
+    rng = np.random.default_rng(0)
+    chars = np.array(names_kn.tokenizer_.chars)
+    texts = ["".join(rng.choice(chars, size=rng.integers(1, 30))) for _ in range(200)]
+    texts += ["qqqqqqqqqqqqqqqqqqqq", "zxzxzxzx", ""]
+    assert np.isfinite(names_kn.score_samples(texts)).all()
+    assert math.isfinite(names_kn.score(texts))
+
+
+def test_kneser_ney_stream_mode(shakespeare_text):
+    model = CharNGram(order=6).fit([shakespeare_text[:15000]])
+    assert model.mode_ == "stream"
+    ppl = model.score([shakespeare_text[15000:]])
+    assert math.isfinite(ppl) and ppl < 10
+    assert len(model.generate(1, prefix="ROMEO", max_length=40)[0]) == 45
+
+
+def test_higher_order_kneser_ney_beats_bigram(small_names):
+    train, test = small_names
+    bigram = CharNGram(order=2).fit(train).score(test)
+    assert CharNGram(order=4).fit(train).score(test) < bigram
+
+
+def test_add_k_alpha_zero_is_maximum_likelihood_and_backs_off_unseen_contexts():
+    model = CharNGram(order=3, smoothing="add_k", alpha=0.0).fit(["abc", "abd"])
+    # P(a|^^)=1, P(b|^a)=1, P(c|ab)=1/2, P(end|bc)=1
+    assert model.score_samples(["abc"])[0] == pytest.approx(math.log(0.5))
+    assert model.score_samples(["abb"])[0] == -np.inf  # unseen n-gram of a seen context
+
+
+def test_bigram_is_the_order_two_add_k_ngram(small_names):
+    train, test = small_names
+    assert isinstance(CharBigram(), CharNGram)
+    np.testing.assert_allclose(
+        CharBigram(alpha=0.3).fit(train).score_samples(test),
+        CharNGram(order=2, smoothing="add_k", alpha=0.3).fit(train).score_samples(test),
+    )
+    with pytest.raises(ValueError, match="order"):
+        CharBigram(order=3).fit(train)
+
+
+def test_ngram_order_overflow_is_a_clear_error():
+    with pytest.raises(ValueError, match="too high"):
+        CharNGram(order=40).fit(["abcdefghij", "klmnop"])
+
+
+# ------------------------------------------------------------------------------ neural bigram
+def test_neural_bigram_converges_to_count_bigram(names_split):
+    train, _, test = names_split
+    train, test = train[:4000], test[:500]
+    counts = math.log(CharBigram().fit(train).score(test))
+    neural = CharNeuralBigram(max_steps=150, batch_size=2048, learning_rate=0.3, random_state=0)
+    assert abs(math.log(neural.fit(train).score(test)) - counts) < 0.02
+
+
+def test_neural_bigram_starts_uniform(small_names):
+    train, _ = small_names
+    model = CharNeuralBigram(max_steps=1, eval_interval=1, random_state=0).fit(train)
+    assert model.history_["train_loss"][0] == pytest.approx(math.log(model.tokenizer_.vocab_size))
+
+
+# ------------------------------------------------------------------------- BatchNorm MLP
+def test_batchnorm_mlp_initial_loss_is_log_vocab(small_names):
+    train, _ = small_names
+    model = CharMLP(batch_norm=True, n_layers=4, max_steps=1, eval_interval=1, random_state=0)
+    model.fit(train)
+    initial = model.history_["train_loss"][0]
+    assert abs(initial - math.log(model.tokenizer_.vocab_size)) < 0.1
+    assert sum(isinstance(m, BatchNorm) for m in model.module_.modules()) == 4
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: CharMLP(batch_norm=True, n_layers=2, n_hidden=32, **TINY),
+        lambda: CharWaveNet(block_size=8, n_embd=8, n_hidden=32, **TINY),
+    ],
+    ids=["mlp_bn", "wavenet"],
+)
+def test_eval_mode_score_alone_equals_score_in_batch(make, small_names):
+    train, test = small_names
+    model = make().fit(train)
+    running = {k: v.clone() for k, v in model.module_.state_dict().items()}
+    alone = model.score_samples(["emma"])[0]
+    in_batch = model.score_samples(["olivia", "emma", *test[:100]])[1]
+    assert alone == pytest.approx(in_batch, abs=1e-5)
+    for key, value in model.module_.state_dict().items():  # scoring never updates the stats
+        torch.testing.assert_close(value, running[key])
+
+
+def test_mlp_without_batch_norm_keeps_one_hidden_layer_by_default():
+    params = CharMLP().get_params()
+    assert params["n_layers"] == 1 and params["batch_norm"] is False
+
+
+# ---------------------------------------------------------------------------------- WaveNet
+@pytest.mark.parametrize("block_size", [3, 6, 12])
+def test_wavenet_block_size_must_be_power_of_two(block_size):
+    with pytest.raises(ValueError, match="power of two"):
+        CharWaveNet(block_size=block_size, **TINY).fit(["emma", "olivia"])
+
+
+def test_wavenet_depth_and_parameter_count(small_names):
+    train, _ = small_names
+    model = CharWaveNet(max_steps=1, random_state=0).fit(train[:200])
+    assert model.depth == 3
+    # makemore lecture 5: n_embd=24, n_hidden=128, block 8, vocab 27 -> 76,579 parameters
+    assert model.n_parameters_ == 76579
+
+
+def test_flatten_consecutive_and_3d_batchnorm():
+    x = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(2, 4, 3)
+    y = FlattenConsecutive(2)(x)
+    assert y.shape == (2, 2, 6)
+    torch.testing.assert_close(y[0, 1], torch.cat([x[0, 2], x[0, 3]]))
+    norm = BatchNorm(5)
+    z = norm(torch.randn(64, 4, 5) * 3 + 2)
+    assert z.shape == (64, 4, 5)
+    # statistics are over the batch and the positions, one per channel
+    torch.testing.assert_close(z.mean((0, 1)), torch.zeros(5), atol=1e-5, rtol=0)
+    torch.testing.assert_close(z.std((0, 1), unbiased=False), torch.ones(5), atol=1e-3, rtol=0)
+    assert norm.running_mean.shape == (5,)
