@@ -17,6 +17,8 @@ from typing import Protocol
 import torch
 from tqdm.auto import tqdm
 
+from charzoo.distributed import average_gradients, average_loss, is_main_process
+
 __all__ = [
     "LR_SCHEDULES",
     "TrainingDivergedWarning",
@@ -143,18 +145,22 @@ def run_training(
     stop_reason = "max_steps"
     running, running_count, step = 0.0, 0, 0
     progress = tqdm(
-        total=settings.max_steps, disable=not settings.verbose, unit="step", leave=False
+        total=settings.max_steps,
+        disable=not (settings.verbose and is_main_process()),
+        unit="step",
+        leave=False,
     )
     module.train()
     try:
         for step in range(1, settings.max_steps + 1):
             loss = task.train_loss(module)
-            loss_value = loss.item()
+            loss_value = average_loss(loss.item())
             if not math.isfinite(loss_value):
                 stop_reason = "diverged"
                 break
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            average_gradients(module)
             if settings.grad_clip:
                 torch.nn.utils.clip_grad_norm_(module.parameters(), settings.grad_clip)
             optimizer.step()

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from charzoo.base import CharLM
 from charzoo.data import Corpus, WindowData
+from charzoo.distributed import shard
 from charzoo.neural import NeuralMixin
 from charzoo.tokenizer import BOUNDARY_ID
 from charzoo.utils import module_device
@@ -70,6 +71,7 @@ class WindowTask:
 
     def train_loss(self, module: torch.nn.Module) -> torch.Tensor:
         index = torch.randint(len(self.train), (self.batch_size,), generator=self.generator)
+        index = shard(index)  # this rank's part of the global batch when data-parallel
         x, y = self.train.batch(index)
         device = module_device(module)
         return F.cross_entropy(module(x.to(device)), y.to(device))

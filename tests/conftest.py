@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from charzoo.datasets import load_names, load_shakespeare, train_val_test_split
+
+# Tiny test models gain nothing from intra-op threads; one thread avoids oversubscribing the
+# two cores when tests run beside other work.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,82 @@
+"""Scale-out: data-parallel training with torchrun/gloo, grid search on a dask cluster."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from charzoo import CharMLP, load
+from charzoo.datasets import load_names
+
+PARAMS = dict(max_steps=30, batch_size=64, validation_fraction=0.0, random_state=0)
+
+DDP_SCRIPT = textwrap.dedent(
+    f"""
+    import sys
+    import torch.distributed as dist
+    from charzoo import CharMLP
+    from charzoo.datasets import load_names
+    from charzoo.distributed import is_main_process
+
+    dist.init_process_group("gloo")
+    model = CharMLP(**{PARAMS!r}).fit(load_names()[:2000])
+    if is_main_process():
+        model.save(sys.argv[1])
+    dist.destroy_process_group()
+    """
+)
+
+
+def test_two_process_training_equals_single_process(tmp_path):
+    script = tmp_path / "ddp_fit.py"
+    script.write_text(DDP_SCRIPT)
+    out = tmp_path / "ddp.cz"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    proc = subprocess.run(
+        [*cmd, str(script), str(out)], capture_output=True, text=True, timeout=180
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    parallel = load(out)
+    single = CharMLP(**PARAMS).fit(load_names()[:2000])
+    for key, value in single.module_.state_dict().items():
+        torch.testing.assert_close(parallel.module_.state_dict()[key], value, rtol=1e-4, atol=1e-5)
+    test = load_names()[-300:]
+    assert parallel.score(test) == pytest.approx(single.score(test), rel=1e-4)
+
+
+def test_grid_search_on_dask_cluster_matches_serial():
+    distributed = pytest.importorskip("distributed")
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    from charzoo.metrics import perplexity_scorer
+
+    train = load_names()[:1500]
+    grid = {"block_size": [1, 3]}
+
+    def search(n_jobs):
+        return GridSearchCV(
+            CharMLP(max_steps=100, random_state=0),
+            grid,
+            scoring=perplexity_scorer,
+            cv=2,
+            n_jobs=n_jobs,
+        ).fit(train)
+
+    serial = search(n_jobs=1)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        # the nanny starts workers with OMP_NUM_THREADS=1: 2 workers use 2 cores, not 4
+        assert set(client.run(torch.get_num_threads).values()) == {1}
+        with joblib.parallel_backend("dask"):
+            parallel = search(n_jobs=-1)
+    assert parallel.best_params_ == serial.best_params_ == {"block_size": 3}
+    assert parallel.cv_results_["mean_test_score"] == pytest.approx(
+        serial.cv_results_["mean_test_score"]
+    )
