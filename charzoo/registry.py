@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -88,13 +89,15 @@ class Registry:
             info = PluginInfo(module_name, "charzoo", __version__, builtin=True)
             self._add_plugin(info, lambda name=module_name: importlib.import_module(name))
         if not os.environ.get(DISABLE_AUTOLOAD_ENV):
-            blocked = {b.strip() for b in os.environ.get(BLOCK_ENV, "").split(",") if b.strip()}
+            blocked = {_canonical(b) for b in os.environ.get(BLOCK_ENV, "").split(",") if b.strip()}
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 dist = getattr(ep, "dist", None)
                 package = dist.name if dist is not None else "?"
                 version = dist.version if dist is not None else "?"
-                info = PluginInfo(ep.name, package, version, builtin=False)
-                if ep.name in blocked or package in blocked:
+                # entry-point names are only unique within a package
+                name = ep.name if ep.name not in self.plugins else f"{package}:{ep.name}"
+                info = PluginInfo(name, package, version, builtin=False)
+                if _canonical(ep.name) in blocked or _canonical(package) in blocked:
                     info.blocked = True
                     self.plugins[info.name] = info
                     continue
@@ -149,6 +152,11 @@ class Registry:
             plugin.models.append(name)
 
         return register
+
+
+def _canonical(name: str) -> str:
+    """Package/plugin name compared the way pip does: case and ``-``/``_``/``.`` ignored."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
 
 
 _registry: Registry | None = None

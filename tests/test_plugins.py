@@ -1,0 +1,167 @@
+"""Third-party plugins through real (fake) distributions: broken ones, switches, uninstalling."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+
+import pytest
+
+import charzoo
+from charzoo import PluginWarning, list_models, list_plugins, model_info
+from charzoo.models.bigram import CharBigram
+from charzoo.persistence import ModelFileError
+from charzoo.registry import BLOCK_ENV, DISABLE_AUTOLOAD_ENV, reload_plugins
+
+GOOD = '''
+from charzoo import hookimpl
+from charzoo.models.bigram import CharBigram
+
+class FakeGram(CharBigram):
+    """A bigram shipped by a test plugin."""
+
+@hookimpl
+def charzoo_register_models(register):
+    register(FakeGram, name="fakegram")
+'''
+BROKEN = {
+    "czfake_boom": "raise ImportError('no module named tensorflow')\n",
+    "czfake_notmodel": (
+        "from charzoo import hookimpl\n"
+        "@hookimpl\ndef charzoo_register_models(register):\n    register(dict, name='dicty')\n"
+    ),
+    "czfake_dup": (
+        "from charzoo import hookimpl\nfrom charzoo.models.bigram import CharBigram\n"
+        "class Dup(CharBigram):\n    pass\n"
+        "@hookimpl\ndef charzoo_register_models(register):\n"
+        "    register(Dup, name='bigram')\n    register(Dup, name='dup-ok')\n"
+    ),
+    "czfake_hookraise": (
+        "from charzoo import hookimpl\n"
+        "@hookimpl\ndef charzoo_register_models(register):\n    raise RuntimeError('kaput')\n"
+    ),
+}
+ENTRY_POINTS = {
+    "good": "czfake_good",
+    "boom": "czfake_boom",
+    "notmodel": "czfake_notmodel",
+    "dup": "czfake_dup",
+    "hookraise": "czfake_hookraise",
+}
+
+
+def make_distribution(root, name: str, version: str, entry_points: dict, modules: dict) -> None:
+    """An installed distribution as pip leaves it: a ``.dist-info`` folder plus modules."""
+    info = root / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    lines = "".join(f"{ep} = {target}\n" for ep, target in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[charzoo]\n{lines}")
+    for module, source in modules.items():
+        (root / f"{module}.py").write_text(source)
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A fresh site directory on sys.path holding the fake distribution ``charzoo-fakes``."""
+    make_distribution(
+        tmp_path, "charzoo-fakes", "1.2.3", ENTRY_POINTS, {"czfake_good": GOOD, **BROKEN}
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv(DISABLE_AUTOLOAD_ENV, raising=False)
+    monkeypatch.delenv(BLOCK_ENV, raising=False)
+    importlib.invalidate_caches()
+    reload_plugins()
+    yield tmp_path
+    for module in [*BROKEN, "czfake_good"]:
+        sys.modules.pop(module, None)
+    reload_plugins()
+
+
+def _load_quietly() -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        names = list_models()
+    return names, [str(w.message) for w in caught if issubclass(w.category, PluginWarning)]
+
+
+def test_broken_plugins_warn_by_name_and_the_rest_works(site):
+    names, messages = _load_quietly()
+    assert "fakegram" in names and "dup-ok" in names
+    assert {"bigram", "mlp"} <= set(names)
+    assert "dicty" not in names
+    assert charzoo.get_model_class("bigram") is CharBigram  # the duplicate did not replace it
+    assert len(messages) == 4, messages
+    expected = {
+        "'boom'": "failed to load: ImportError('no module named tensorflow')",
+        "'notmodel'": "registered <class 'dict'>, which is not a CharLM subclass",
+        "'dup'": "model name 'bigram' is already taken by plugin 'charzoo.models.bigram'",
+        "'hookraise'": "hook raised RuntimeError('kaput')",
+    }
+    for plugin, reason in expected.items():
+        (message,) = [m for m in messages if f"plugin {plugin}" in m]
+        assert "package charzoo-fakes 1.2.3" in message and reason in message
+    plugins = {p.name: p for p in list_plugins()}
+    assert plugins["good"].models == ["fakegram"] and plugins["good"].error is None
+    assert plugins["boom"].error and plugins["hookraise"].error
+    assert plugins["charzoo.models.mlp"].builtin and plugins["charzoo.models.mlp"].models == ["mlp"]
+
+
+def test_plugin_models_carry_package_and_version(site):
+    _load_quietly()
+    info = model_info("fakegram")
+    assert (info.package, info.version, info.plugin) == ("charzoo-fakes", "1.2.3", "good")
+    assert info.description == "A bigram shipped by a test plugin."
+    assert model_info("mlp").package == "charzoo"
+    assert charzoo.create_model("fakegram").fit(["ab", "ba"]).score(["ab"]) > 1
+
+
+def test_disable_autoload(site, monkeypatch):
+    monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "1")
+    names, messages = _load_quietly()
+    assert messages == []
+    assert "fakegram" not in names and {"bigram", "mlp"} <= set(names)
+    assert all(p.builtin for p in list_plugins())
+
+
+@pytest.mark.parametrize(
+    "blocked", ["boom,notmodel, dup ,hookraise", "charzoo-fakes", "Charzoo_Fakes"]
+)
+def test_block_plugins_by_entry_point_or_package(site, monkeypatch, blocked):
+    monkeypatch.setenv(BLOCK_ENV, blocked)
+    names, messages = _load_quietly()
+    assert messages == []
+    plugins = {p.name: p for p in list_plugins()}
+    assert plugins["boom"].blocked and plugins["boom"].error is None
+    assert ("fakegram" in names) == (blocked.startswith("boom"))
+
+
+def test_uninstalled_plugin_removes_models_and_load_names_package(site, tmp_path_factory):
+    _load_quietly()
+    path = tmp_path_factory.mktemp("models") / "fake.cz"
+    charzoo.create_model("fakegram").fit(["anna", "bob"]).save(path)
+    assert charzoo.load(path).score(["anna"]) > 1
+    sys.path.remove(str(site))  # pip uninstall charzoo-fakes
+    reload_plugins()
+    assert "fakegram" not in list_models()
+    with pytest.raises(ModelFileError, match=r"'fakegram'.*package 'charzoo-fakes'.*pip install"):
+        charzoo.load(path)
+
+
+def test_same_entry_point_name_in_two_packages(site, tmp_path, monkeypatch):
+    other = tmp_path / "other"
+    source = GOOD.replace("FakeGram", "OtherGram").replace('"fakegram"', '"othergram"')
+    make_distribution(
+        other, "charzoo-other", "0.1", {"good": "czfake_other"}, {"czfake_other": source}
+    )
+    monkeypatch.syspath_prepend(str(other))
+    importlib.invalidate_caches()
+    reload_plugins()
+    try:
+        names, messages = _load_quietly()
+    finally:
+        sys.modules.pop("czfake_other", None)
+    assert {"fakegram", "othergram"} <= set(names)
+    assert model_info("othergram").package == "charzoo-other"
+    assert model_info("fakegram").package == "charzoo-fakes"
