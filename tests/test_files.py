@@ -81,10 +81,10 @@ def test_pickle_payload_is_refused(saved, tmp_path):
 
 def test_missing_plugin_names_package(saved, tmp_path):
     payload = torch.load(saved, weights_only=True)
-    payload["model"], payload["package"] = "mingru", "charzoo-mingru-missing"
+    payload["model"], payload["package"] = "not-installed-model", "charzoo-missing-plugin"
     orphan = tmp_path / "orphan.cz"
     torch.save(payload, orphan)
-    with pytest.raises(ModelFileError, match="pip install charzoo-mingru-missing"):
+    with pytest.raises(ModelFileError, match="pip install charzoo-missing-plugin"):
         load(orphan)
 
 
