@@ -49,6 +49,7 @@ __all__ = [
 _SCORE_TOKENS = 65536  # ids per scoring forward pass
 _SCORE_CHUNK = 1024  # time steps per forward pass when a long text carries its state
 _EVAL_TOKENS = 32768  # validation targets per evaluation during training
+_EVAL_SEGMENT = 2048  # stream validation is scored in pieces of this length side by side
 _IGNORE = -100
 
 
@@ -229,14 +230,19 @@ class FullContextDecoder:
         return self._run()
 
 
-def _head(corpus: Corpus, n_targets: int) -> Corpus:
-    """The first ``n_targets`` targets of a corpus (cheap validation)."""
-    if len(corpus.targets) <= n_targets:
-        return corpus
+def _validation_view(corpus: Corpus) -> Corpus:
+    """At most ``_EVAL_TOKENS`` targets of a validation corpus, for cheap evaluation during
+    training. A stream is cut into ``_EVAL_SEGMENT``-long pieces scored side by side (each
+    restarting from the boundary id) instead of one long sequential pass."""
+    n = min(len(corpus.targets), _EVAL_TOKENS)
+    if corpus.mode == "stream":
+        lengths = torch.full((n // _EVAL_SEGMENT,), _EVAL_SEGMENT, dtype=torch.long)
+        if n % _EVAL_SEGMENT:
+            lengths = torch.cat([lengths, torch.tensor([n % _EVAL_SEGMENT])])
+        return Corpus(corpus.targets[:n], lengths, corpus.mode)
     ends = torch.cumsum(corpus.lengths, 0)
-    lengths = (corpus.lengths - (ends - n_targets).clamp(min=0)).clamp(min=0)
-    lengths = lengths[lengths > 0]
-    return Corpus(corpus.targets[:n_targets], lengths, corpus.mode)
+    lengths = (corpus.lengths - (ends - n).clamp(min=0)).clamp(min=0)
+    return Corpus(corpus.targets[:n], lengths[lengths > 0], corpus.mode)
 
 
 class SequenceTask:
@@ -260,7 +266,7 @@ class SequenceTask:
         generator: torch.Generator,
     ) -> None:
         self.train, self.batch_size, self.generator = train, batch_size, generator
-        self.val = _head(val, _EVAL_TOKENS) if val is not None and len(val.targets) else None
+        self.val = _validation_view(val) if val is not None and len(val.targets) else None
         self.length = length
         self.sampling = stream_sampling
         self.inputs = _inputs(train)

@@ -62,11 +62,11 @@ class _RecurrentLM(NeuralSequenceLM):
         n_embd: int = 64,
         n_hidden: int = 256,
         n_layers: int = 2,
-        dropout: float = 0.1,
+        dropout: float = 0.2,
         seq_length: int = 128,
-        batch_size: int = 64,
+        batch_size: int = 128,
         learning_rate: float = 3e-3,
-        max_steps: int = 6000,
+        max_steps: int = 4000,
         warmup_steps: int = 100,
         grad_clip: float | None = 1.0,
         **kwargs: object,
@@ -111,13 +111,13 @@ _DOC = """{title}
         Hidden units per recurrent layer.
     n_layers : int, default=2
         Stacked recurrent layers.
-    dropout : float, default=0.1
+    dropout : float, default=0.2
         Dropout on the embeddings, between layers and before the read-out.
     seq_length : int, default=128
         Stream mode: length of the training windows (steps of truncated back-propagation
         through time). Document mode trains on whole texts.
     batch_size, learning_rate, max_steps, warmup_steps : see :class:`charzoo.neural.NeuralMixin`
-        Defaults 64, 3e-3, 6000, 100 (cosine schedule).
+        Defaults 128, 3e-3, 4000, 100 (cosine schedule).
     grad_clip : float or None, default=1.0
         Gradient-norm clipping, on by default: exploding gradients are the classic failure
         of recurrent networks (Pascanu et al. 2013).
@@ -155,11 +155,11 @@ _SHAKESPEARE = {
     "n_embd": 64,
     "n_hidden": 512,
     "n_layers": 2,
-    "dropout": 0.1,
+    "dropout": 0.0,
     "seq_length": 64,
     "batch_size": 32,
     "learning_rate": 3e-3,
-    "max_steps": 4000,
+    "max_steps": 1200,
     "stream_sampling": "adjacent",
 }
 

@@ -140,7 +140,7 @@ class CharTransformer(NeuralSequenceLM):
     block_size : int, default=32
         Maximum context (positions learned).
     batch_size, learning_rate, max_steps, warmup_steps : see :class:`charzoo.neural.NeuralMixin`
-        Defaults 64, 1e-3, 8000, 200 (cosine schedule).
+        Defaults 128, 1e-3, 2500, 200 (cosine schedule).
     stream_sampling : {"random", "adjacent"}, default="random"
         See :class:`charzoo.sequence.NeuralSequenceLM` (adjacent windows do not carry a cache).
     **kwargs
@@ -203,9 +203,9 @@ class CharTransformer(NeuralSequenceLM):
         n_embd: int = 128,
         dropout: float = 0.1,
         block_size: int = 32,
-        batch_size: int = 64,
+        batch_size: int = 128,
         learning_rate: float = 1e-3,
-        max_steps: int = 8000,
+        max_steps: int = 2500,
         warmup_steps: int = 200,
         **kwargs: object,
     ) -> None:
