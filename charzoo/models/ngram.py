@@ -1,8 +1,9 @@
 """Count-based character n-gram models with smoothing (Kneser-Ney, Witten-Bell, add-k).
 
 Every n-gram is hashed to one int64 key (its ids as digits in base ``vocab_size``), so fitting
-is a handful of ``torch.unique`` calls and scoring is ``torch.searchsorted`` over sorted keys:
-memory is proportional to the number of distinct n-grams, never ``vocab_size ** order``.
+is a handful of ``numpy.unique`` calls and scoring one ``torch.searchsorted`` per order over
+sorted keys: memory is proportional to the number of distinct n-grams, never
+``vocab_size ** order``.
 """
 
 from __future__ import annotations

@@ -106,8 +106,8 @@ class CharWaveNet(NeuralWindowLM):
     #: Settings of the names benchmark (``CharWaveNet(**CharWaveNet.ZOO_PRESET)``).
     ZOO_PRESET: dict = {
         "block_size": 8,
-        "n_embd": 24,
-        "n_hidden": 128,
+        "n_embd": 32,
+        "n_hidden": 160,
         "batch_size": 256,
         "learning_rate": 5e-3,
         "max_steps": 20000,
