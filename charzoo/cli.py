@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ast
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -39,7 +40,9 @@ def _read_data(spec: str, mode: str | None) -> tuple[list[str], str]:
     path = Path(spec)
     if not path.exists() and spec in BUNDLED:
         if spec == "shakespeare":
-            return [datasets.load_shakespeare()], mode or "stream"
+            text = datasets.load_shakespeare()
+            lines = [line for line in text.splitlines() if line.strip()]
+            return ([text], "stream") if mode != "document" else (lines, mode)
         texts = datasets.load_names() if spec == "names" else datasets.load_dinos()
         return (texts, mode or "document") if mode != "stream" else (["\n".join(texts)], mode)
     if not path.exists():
@@ -115,8 +118,6 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    import os
-
     import charzoo
     from charzoo.registry import BLOCK_ENV, DISABLE_AUTOLOAD_ENV
 
