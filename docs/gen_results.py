@@ -156,7 +156,12 @@ def params_table(cls: type) -> str:
             continue
         if name in training_defaults and training_defaults[name] == p.default:
             continue  # a shared training parameter left at the shared default
-        desc = docs.get(name, "training parameter, see {class}`charzoo.neural.NeuralMixin`")
+        if name in docs:
+            desc = docs[name]
+        elif name in training_defaults:
+            desc = "training parameter, see {class}`charzoo.neural.NeuralMixin`"
+        else:
+            desc = "see the class documentation"
         lines.append(f"| `{name}` | `{p.default!r}` | {_cell(_myst_roles(desc))} |")
     return "\n".join(lines) + "\n"
 
