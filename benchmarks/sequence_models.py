@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
+import sys
 import time
 from pathlib import Path
 
@@ -40,7 +40,20 @@ from charzoo.datasets import load_names, load_shakespeare, train_val_test_split
 from charzoo.sampler import sample
 from charzoo.sequence import FullContextDecoder, SequenceDecoder
 
+sys.path.insert(0, str(Path(__file__).parent))
+import _common  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results" / "sequence_models.jsonl"
+# issue 4 quality bars: (NLL, seconds); the RNN has no NLL bar ("report")
+BARS = {
+    "names-transformer": (1.95, 900),
+    "names-gru": (1.98, 900),
+    "names-lstm": (1.98, 900),
+    "names-rnn": (None, 600),
+    "names-bow": (None, 900),
+    "shakespeare-lstm": (1.65, 900),
+    "shakespeare-transformer": (1.60, 900),
+}
 MODELS = {
     "rnn": CharRNN,
     "gru": CharGRU,
@@ -51,12 +64,30 @@ MODELS = {
 
 
 def emit(record: dict) -> None:
-    record = {**record, "torch_threads": torch.get_num_threads(), "host": platform.node()}
-    line = json.dumps(record)
-    print(line, flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as handle:
-        handle.write(line + "\n")
+    """Print and append one result in the shared format (``benchmarks/_common.py``)."""
+    _common.emit(record, RESULTS.stem)
+
+
+def _plain_params(model) -> dict:
+    return {k: v for k, v in model.get_params().items() if _common._plain(v)}
+
+
+def _quality(model, nll: float, seconds: float, bar_nll: float | None, bar_seconds: float) -> dict:
+    return {
+        "model": type(model).__name__,
+        "params": _plain_params(model),
+        "test_nll": nll,
+        "perplexity": math.exp(nll),
+        "bits_per_char": nll / math.log(2),
+        "n_parameters": model.n_parameters_,
+        "fit_seconds": seconds,
+        "steps": model.n_steps_,
+        "best_step": model.best_step_,
+        "bar_nll": bar_nll,
+        "bar_seconds": bar_seconds,
+        "passed": (bar_nll is None or nll <= bar_nll) and seconds <= bar_seconds,
+        "val_history": [round(v, 4) for v in model.history_["val_loss"]],
+    }
 
 
 def run_names(name: str, overrides: dict) -> None:
@@ -65,19 +96,14 @@ def run_names(name: str, overrides: dict) -> None:
     start = time.perf_counter()
     model.fit(train, validation_texts=val)
     seconds = time.perf_counter() - start
+    nll = math.log(model.score(test))
     emit(
         {
             "run": f"names-{name}",
-            "model": type(model).__name__,
-            "overrides": overrides,
-            "test_nll": math.log(model.score(test)),
+            "dataset": "names",
+            **_quality(model, nll, seconds, *BARS[f"names-{name}"]),
             "val_nll": math.log(model.score(val)),
-            "n_parameters": model.n_parameters_,
-            "n_steps": model.n_steps_,
-            "best_step": model.best_step_,
-            "fit_seconds": round(seconds, 1),
             "samples": model.generate(5, temperature=0.8),
-            "val_history": [round(v, 4) for v in model.history_["val_loss"]],
         }
     )
 
@@ -89,19 +115,15 @@ def run_shakespeare(name: str, overrides: dict) -> None:
     start = time.perf_counter()
     model.fit([text[:cut]])
     seconds = time.perf_counter() - start
+    nll = math.log(model.score([text[cut:]]))
     emit(
         {
             "run": f"shakespeare-{name}",
-            "model": type(model).__name__,
+            "dataset": "tinyshakespeare, last 10% held out (stream)",
             "preset": "shakespeare",
-            "overrides": overrides,
-            "val_nll": math.log(model.score([text[cut:]])),
-            "n_parameters": model.n_parameters_,
-            "n_steps": model.n_steps_,
-            "best_step": model.best_step_,
-            "fit_seconds": round(seconds, 1),
+            **_quality(model, nll, seconds, *BARS[f"shakespeare-{name}"]),
+            "val_nll": nll,
             "sample": model.generate(1, prefix="ROMEO:", max_length=200, temperature=0.8)[0],
-            "val_history": [round(v, 4) for v in model.history_["val_loss"]],
         }
     )
 
@@ -124,6 +146,7 @@ def run_speed_generate(n: int = 1000) -> None:
     train, _, _ = train_val_test_split(load_names(), random_state=42)
     for cls in (CharGRU, CharTransformer):
         model = cls(max_steps=300, random_state=0).fit(train)
+        bar = 10 if cls is CharGRU else 5
         model.module_.eval()
         with torch.no_grad():
             fast, fast_chars = _time_generation(model, SequenceDecoder, n)
@@ -131,12 +154,14 @@ def run_speed_generate(n: int = 1000) -> None:
         emit(
             {
                 "run": "speed-generate",
-                "model": cls.__name__,
+                "model": f"speed: {cls.__name__} generation",
                 "n_names": n,
                 "incremental_seconds": round(fast, 3),
                 "full_context_seconds": round(slow, 3),
                 "speedup": round(slow / fast, 2),
                 "same_samples": fast_chars == slow_chars,
+                "bar_speedup": bar,
+                "passed": slow / fast >= bar,
             }
         )
 
@@ -188,7 +213,7 @@ def run_speed_train(steps: int = 20, batch: int = 64, length: int = 128) -> None
     emit(
         {
             "run": "speed-train",
-            "model": "CharGRU",
+            "model": "speed: CharGRU fused vs loop training step",
             "batch": [batch, length],
             "n_hidden": model.n_hidden,
             "n_layers": model.n_layers,

@@ -140,7 +140,7 @@ class CharTransformer(NeuralSequenceLM):
     block_size : int, default=32
         Maximum context (positions learned).
     batch_size, learning_rate, max_steps, warmup_steps : see :class:`charzoo.neural.NeuralMixin`
-        Defaults 128, 1e-3, 2500, 200 (cosine schedule).
+        Defaults 128, 2e-3, 3800, 200 (cosine schedule).
     stream_sampling : {"random", "adjacent"}, default="random"
         See :class:`charzoo.sequence.NeuralSequenceLM` (adjacent windows do not carry a cache).
     **kwargs
@@ -156,8 +156,8 @@ class CharTransformer(NeuralSequenceLM):
 
     Presets
     -------
-    ``CharTransformer.from_preset("shakespeare")``: 4 layers, 4 heads, width 192,
-    block 128, batch 32, see ``CharTransformer.presets``.
+    ``CharTransformer.from_preset("shakespeare")``: 4 layers, 4 heads, width 128,
+    block 64, batch 32, no dropout, 2500 steps (see ``CharTransformer.presets``).
 
     References
     ----------
@@ -178,12 +178,12 @@ class CharTransformer(NeuralSequenceLM):
         "shakespeare": {
             "n_layer": 4,
             "n_head": 4,
-            "n_embd": 192,
-            "dropout": 0.1,
-            "block_size": 128,
+            "n_embd": 128,
+            "dropout": 0.0,
+            "block_size": 64,
             "batch_size": 32,
-            "learning_rate": 1e-3,
-            "max_steps": 5000,
+            "learning_rate": 2e-3,
+            "max_steps": 2500,
         }
     }
 
@@ -204,8 +204,8 @@ class CharTransformer(NeuralSequenceLM):
         dropout: float = 0.1,
         block_size: int = 32,
         batch_size: int = 128,
-        learning_rate: float = 1e-3,
-        max_steps: int = 2500,
+        learning_rate: float = 2e-3,
+        max_steps: int = 3800,
         warmup_steps: int = 200,
         **kwargs: object,
     ) -> None:
