@@ -116,12 +116,13 @@ def bench_neural(key: str, model, train, val, test) -> None:
 
 
 def write_table(path: Path) -> None:
-    """Markdown table of the latest result of every benchmarked configuration."""
+    """Markdown table of the latest result of every benchmarked configuration (all settings
+    tried are listed, so a failed attempt stays visible next to a later one)."""
     latest: dict[tuple, dict] = {}
     for line in (RESULTS_DIR / f"{NAME}.jsonl").read_text().splitlines():
         record = json.loads(line)
         params = record.get("params", {})
-        config = (record["model"], params.get("order"), params.get("smoothing"))
+        config = (record["model"], json.dumps(params, sort_keys=True))
         latest[config] = record
     best_ngram = min(
         (r["test_nll"] for r in latest.values() if r.get("key") == "ngram"), default=None

@@ -106,11 +106,11 @@ class CharWaveNet(NeuralWindowLM):
     #: Settings of the names benchmark (``CharWaveNet(**CharWaveNet.ZOO_PRESET)``).
     ZOO_PRESET: dict = {
         "block_size": 8,
-        "n_embd": 32,
-        "n_hidden": 160,
-        "batch_size": 256,
-        "learning_rate": 5e-3,
-        "max_steps": 20000,
+        "n_embd": 24,
+        "n_hidden": 128,
+        "batch_size": 64,
+        "learning_rate": 3e-3,
+        "max_steps": 48000,
     }
 
     def __init__(
