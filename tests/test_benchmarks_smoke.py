@@ -1,0 +1,57 @@
+"""The benchmark suite runs end to end (tiny sizes) so it cannot rot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRED = ("model", "test_nll", "perplexity", "bits_per_char", "n_parameters", "fit_seconds")
+
+
+def test_run_all_smoke(tmp_path):
+    out = tmp_path / "speed.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/run_all.py", "--smoke", "--", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records == [json.loads(line) for line in proc.stdout.splitlines()]
+    sections = {r["section"] for r in records}
+    assert sections == {"train", "generate", "score", "ngram_fit", "ngram_score", "rss", "makemore"}
+    for record in records:
+        assert all(key in record for key in (*REQUIRED, "steps")), record
+        assert record["kind"] == "speed" and record["quick"] is True
+    train = [r for r in records if r["section"] == "train"]
+    assert {r["name"] for r in train} == {"mlp", "bow", "gru", "transformer"}
+    for r in train:  # the baseline is the same network: same parameter count
+        assert r["baseline_n_parameters"] == r["n_parameters"] > 0
+        assert r["time_ratio"] > 0 and r["step_seconds"]["median"] > 0
+    for r in records:
+        if r["section"] in ("generate", "score", "ngram_fit", "ngram_score"):
+            assert r["speedup"] > 0
+    score = {r["name"]: r for r in records if r["section"] == "score"}
+    for r in score.values():  # batched scoring == the per-text loop over the same module
+        assert abs(r["test_nll"] - r["baseline_test_nll"]) < 1e-4
+    kn = next(r for r in records if r["section"] == "ngram_score" and "Kneser" in r["baseline"])
+    assert abs(kn["test_nll"] - kn["baseline_test_nll"]) < 0.02  # same model as NLTK's
+    rss = next(r for r in records if r["section"] == "rss")
+    assert 0 < rss["peak_rss_gb"] < 1.5
+
+
+def test_run_all_lists_quality_runs():
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/run_all.py", "--list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "window_models.py" in proc.stdout and "sequence_models.py" in proc.stdout
