@@ -562,6 +562,67 @@ def bench_makemore(train, args, emit) -> None:
         )
 
 
+def table(path: Path) -> str:
+    """Markdown summary of the latest record of every (section, model, baseline) in ``path``."""
+    latest: dict[tuple, dict] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("kind") == "speed" and not record.get("smoke"):
+            latest[record["section"], record["name"], record.get("baseline")] = record
+    rows = ["| section | model | baseline | charzoo | baseline | ratio | target | passed |"]
+    rows.append("|---|---|---|--:|--:|--:|---|---|")
+    for (section, name, baseline), r in latest.items():
+        ours, theirs, ratio = _summary_cells(r)
+        rows.append(
+            f"| {section} | {name} | {baseline or '-'} | {ours} | {theirs} | {ratio} | "
+            f"{r.get('target', '-')} | {r.get('passed', '-')} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def _summary_cells(r: dict) -> tuple[str, str, str]:
+    med = lambda key: (r.get(key) or {}).get("median")  # noqa: E731
+    section = r["section"]
+    if section == "train":
+        theirs = med("baseline_step_seconds")
+        return (
+            f"{1000 * med('step_seconds'):.1f} ms/step",
+            f"{1000 * theirs:.1f} ms/step" if theirs else "-",
+            f"{r['time_ratio']:.2f}x time" if r.get("time_ratio") else "-",
+        )
+    if section == "generate":
+        return (
+            f"{med('names_per_second'):.0f} names/s",
+            f"{med('baseline_names_per_second'):.0f} names/s",
+            f"{r['speedup']:.1f}x",
+        )
+    if section == "score":
+        return (
+            f"{med('chars_per_second'):.0f} chars/s",
+            f"{med('baseline_chars_per_second'):.0f} chars/s",
+            f"{r['speedup']:.1f}x",
+        )
+    if section == "ngram_fit":
+        return (
+            f"{r['fit_seconds']:.3f} s",
+            f"{med('baseline_fit_seconds'):.2f} s",
+            f"{r['speedup']:.0f}x",
+        )
+    if section == "ngram_score":
+        return (
+            f"{med('score_seconds'):.4f} s",
+            f"{med('baseline_score_seconds'):.3f} s",
+            f"{r['speedup']:.1f}x",
+        )
+    if section == "rss":
+        return f"{r['peak_rss_gb']:.2f} GB", "-", "-"
+    return (
+        f"{med('step_ms'):.1f} ms/step",
+        f"{r['makemore_reference_ms']} ms/step",
+        f"{r['ratio_to_reference']:.2f}x",
+    )
+
+
 # ----------------------------------------------------------------------------------- main
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -588,6 +649,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--out", type=Path, default=None, help="default results/speed.jsonl (smoke: none)"
     )
     parser.add_argument("--no-write", action="store_true", help="only print")
+    parser.add_argument(
+        "--table",
+        type=Path,
+        nargs="?",
+        const=RESULTS_DIR / "speed.jsonl",
+        default=None,
+        help="print a Markdown summary of a results file (default results/speed.jsonl), exit",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.reps, args.steps, args.fit_steps = 1, 2, 3
@@ -604,6 +673,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> list[dict]:
     args = parse_args(argv)
+    if args.table is not None:
+        print(table(args.table), end="")
+        return []
     torch.set_num_threads(args.threads)
     neural = [n for n in (*WINDOW, *SEQUENCE) if n in charzoo.list_models()]
     models = args.models or neural
