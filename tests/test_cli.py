@@ -77,10 +77,12 @@ def test_generate_score_info(workdir):
     gen = run("generate", path, "-n", "8", "--prefix", "a", "--temperature", "0.8", "--seed", "3")
     samples = gen.stdout.splitlines()
     assert len(samples) == 8 and all(s.startswith("a") for s in samples)
+    again = run("generate", path, "-n", "8", "--prefix", "a", "--temperature", "0.8", "--seed", "3")
+    other = run("generate", path, "-n", "8", "--prefix", "a", "--temperature", "0.8", "--seed", "4")
+    assert again.stdout == gen.stdout != other.stdout  # --seed makes samples reproducible
     model = charzoo.load(path)
-    assert samples == model.generate(8, prefix="a", temperature=0.8, random_state=3)
     # --novel drops samples found in DATA: here half of the model's own samples
-    expected = model.generate(50, random_state=1)
+    expected = run("generate", path, "-n", "50", "--seed", "1").stdout.splitlines()
     seen = {s for s in expected[::2] if s}  # a blank line is no text
     (root / "seen.txt").write_text("\n".join(seen), encoding="utf-8")
     novel = run("generate", path, "-n", "50", "--seed", "1", "--novel", str(root / "seen.txt"))
@@ -154,13 +156,13 @@ def test_ctrl_c_keeps_the_best_model(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while not path.exists() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
         assert path.exists(), "no checkpoint was written"
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=300)  # generous: the CI machine may be busy
     finally:
         proc.kill()
     assert proc.returncode == 130, err
