@@ -1,5 +1,6 @@
 """Scale-out: data-parallel training with torchrun/gloo, grid search on a dask cluster."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -8,42 +9,67 @@ import pytest
 import torch
 
 from charzoo import CharMLP, load
-from charzoo.datasets import load_names
+from charzoo.datasets import load_names, load_shakespeare
 
-PARAMS = dict(max_steps=30, batch_size=64, validation_fraction=0.0, random_state=0)
+CASES = {
+    "mlp": ("CharMLP", dict(max_steps=30, batch_size=64, validation_fraction=0.0, random_state=0)),
+    "gru-stream": (
+        "CharGRU",
+        dict(
+            n_embd=16,
+            n_hidden=32,
+            n_layers=1,
+            dropout=0.0,
+            seq_length=16,
+            max_steps=10,
+            batch_size=8,
+            validation_fraction=0.0,
+            random_state=0,
+        ),
+    ),
+}
 
 DDP_SCRIPT = textwrap.dedent(
-    f"""
-    import sys
+    """
+    import sys, json
     import torch.distributed as dist
-    from charzoo import CharMLP
-    from charzoo.datasets import load_names
+    import charzoo
     from charzoo.distributed import is_main_process
 
+    cls = getattr(charzoo, sys.argv[1])
+    params, texts = json.loads(sys.argv[2]), json.loads(sys.argv[3])
     dist.init_process_group("gloo")
-    model = CharMLP(**{PARAMS!r}).fit(load_names()[:2000])
+    model = cls(**params).fit(texts)
     if is_main_process():
-        model.save(sys.argv[1])
+        model.save(sys.argv[4])
     dist.destroy_process_group()
     """
 )
 
 
-def test_two_process_training_equals_single_process(tmp_path):
+def _texts(case):
+    return load_names()[:2000] if case == "mlp" else [load_shakespeare()[:8000]]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_two_process_training_equals_single_process(case, tmp_path):
+    import charzoo
+
+    name, params = CASES[case]
     script = tmp_path / "ddp_fit.py"
     script.write_text(DDP_SCRIPT)
     out = tmp_path / "ddp.cz"
+    texts = _texts(case)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    proc = subprocess.run(
-        [*cmd, str(script), str(out)], capture_output=True, text=True, timeout=180
-    )
+    args = [str(script), name, json.dumps(params), json.dumps(texts), str(out)]
+    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     parallel = load(out)
-    single = CharMLP(**PARAMS).fit(load_names()[:2000])
+    single = getattr(charzoo, name)(**params).fit(texts)
     for key, value in single.module_.state_dict().items():
         torch.testing.assert_close(parallel.module_.state_dict()[key], value, rtol=1e-4, atol=1e-5)
-    test = load_names()[-300:]
-    assert parallel.score(test) == pytest.approx(single.score(test), rel=1e-4)
+    probe = load_names()[-300:] if case == "mlp" else [texts[0][-2000:]]
+    assert parallel.score(probe) == pytest.approx(single.score(probe), rel=1e-4)
 
 
 def test_grid_search_on_dask_cluster_matches_serial():

@@ -40,7 +40,7 @@ def test_sigint_during_fit_keeps_best_model(tmp_path):
             if evals == 3:
                 proc.send_signal(signal.SIGINT)
                 break
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert "STOPPED interrupted" in out
     assert "training interrupted" in err
