@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from charzoo.tokenizer import BOUNDARY_ID, CharTokenizer
+from charzoo.tokenizer import BOUNDARY_ID, CharTokenizer, normalize
 
 __all__ = ["MODES", "Corpus", "WindowData", "check_texts", "encode_corpus", "resolve_mode"]
 
@@ -98,6 +98,10 @@ def encode_corpus(
     tokenizer: CharTokenizer, texts: list[str], mode: str, handle_unknown: str | None = None
 ) -> Corpus:
     """Encode ``texts`` with ``tokenizer`` into a :class:`Corpus` for ``mode``."""
+    fast = _encode_known(tokenizer, texts, mode)
+    if fast is not None:
+        return fast
+    # some character is outside the vocabulary: text by text, to raise or drop it
     end = [np.array([BOUNDARY_ID], dtype=np.int64)] if mode == "document" else []
     pieces = []
     lengths = np.empty(len(texts), dtype=np.int64)
@@ -108,6 +112,25 @@ def encode_corpus(
         lengths[i] = len(ids) + len(end)
     flat = np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int64)
     return Corpus(torch.from_numpy(flat), torch.from_numpy(lengths), mode)
+
+
+def _encode_known(tokenizer: CharTokenizer, texts: list[str], mode: str) -> Corpus | None:
+    """All texts in one vectorised pass (the same ids as ``tokenizer.encode`` text by text),
+    or ``None`` when some character is not in the vocabulary."""
+    texts = [normalize(t) for t in texts]
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    vocab = np.array([ord(ch) for ch in tokenizer.chars], dtype=np.uint32)
+    order = np.argsort(vocab)
+    pos = np.searchsorted(vocab[order], codes).clip(max=max(len(vocab) - 1, 0))
+    if len(codes) and (len(vocab) == 0 or not (vocab[order][pos] == codes).all()):
+        return None
+    ids = order[pos].astype(np.int64) + 1
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    if mode == "document":  # room for the end marker after each text
+        flat = np.full(len(ids) + len(texts), BOUNDARY_ID, dtype=np.int64)
+        flat[np.arange(len(ids)) + np.repeat(np.arange(len(texts)), lengths)] = ids
+        ids, lengths = flat, lengths + 1
+    return Corpus(torch.from_numpy(ids), torch.from_numpy(lengths), mode)
 
 
 def split_corpus(

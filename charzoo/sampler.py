@@ -26,6 +26,9 @@ class Decoder(Protocol):
     def advance(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append one token per row ``(n,)``; return next-token logits ``(n, V)``."""
 
+    # Optional: ``select(index)`` keeps only the rows ``index`` (a LongTensor) of the state,
+    # so that :func:`sample` stops computing sequences that have ended.
+
 
 def check_sampling_params(
     n: object, temperature: object, top_k: object, top_p: object, max_length: object
@@ -130,19 +133,33 @@ def sample(
     if n == 0 or max_new == 0:
         return [[] for _ in range(n)]
     logits = decoder.start(prefix, n)
-    out = []
+    # ended rows are dropped from the decoder when it supports ``select`` (else masked)
+    compact = stop_at_boundary and hasattr(decoder, "select")
+    out = torch.full((n, max_new), BOUNDARY_ID, dtype=torch.long)
+    active = torch.arange(n)  # the rows of ``out`` that the decoder's rows stand for
     done = torch.zeros(n, dtype=torch.bool, device=logits.device)
     for step in range(max_new):
         if not stop_at_boundary:
             logits[:, BOUNDARY_ID] = float("-inf")
         token = _pick(logits, temperature, top_k, top_p, generator)
-        token = token.masked_fill(done, BOUNDARY_ID)
-        out.append(token)
-        done |= token == BOUNDARY_ID
-        if bool(done.all()) or step == max_new - 1:
+        if not compact:
+            token = token.masked_fill(done, BOUNDARY_ID)
+        out[active, step] = token.cpu()
+        ended = token == BOUNDARY_ID
+        if compact and bool(ended.any()):
+            keep = (~ended).nonzero().squeeze(1)
+            if len(keep) == 0:
+                break
+            active, token = active[keep.cpu()], token[keep]
+            decoder.select(keep)
+        elif not compact:
+            done |= ended
+            if bool(done.all()):
+                break
+        if step == max_new - 1:
             break
         logits = decoder.advance(token)
-    rows = torch.stack(out, dim=1).cpu().tolist()
+    rows = out.tolist()
     result = []
     for row in rows:
         if BOUNDARY_ID in row:

@@ -54,6 +54,9 @@ class WindowDecoder:
         self.context = torch.cat([self.context[:, 1:], tokens[:, None]], dim=1)
         return self.module(self.context)
 
+    def select(self, index: torch.Tensor) -> None:
+        self.context = self.context[index]
+
 
 class WindowTask:
     """Training task: random minibatches of (context, next id) pairs from all windows."""
