@@ -32,6 +32,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from charzoo.base import CharLM
 from charzoo.data import Corpus
+from charzoo.distributed import shard
 from charzoo.neural import NeuralMixin
 from charzoo.tokenizer import BOUNDARY_ID
 from charzoo.utils import module_device
@@ -287,7 +288,8 @@ class SequenceTask:
     """Training task of the sequence family.
 
     Document mode draws ``batch_size`` random texts as one padded, masked batch (a text longer
-    than a bounded module's ``block_size`` is cropped at a random offset). Stream mode draws
+    than ``length`` — the Transformer's ``block_size``, the recurrent models' ``seq_length`` —
+    is cropped at a random offset). Stream mode draws
     windows of ``length`` ids: ``"random"`` windows start anywhere; ``"adjacent"`` windows
     split the stream into ``batch_size`` rows that each continue where they stopped, with
     the state carried and detached between steps (truncated BPTT; bounded modules restart
@@ -322,22 +324,22 @@ class SequenceTask:
                     )
                 n = width * batch_size
                 self.rows = (
-                    self.inputs[:n].view(batch_size, width),
-                    train.targets[:n].view(batch_size, width),
+                    shard(self.inputs[:n].view(batch_size, width)),
+                    shard(train.targets[:n].view(batch_size, width)),
                 )
 
     def _document_batch(self, module: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.randint(self.train.n_texts, (self.batch_size,), generator=self.generator)
-        block, offsets = _block_size(module), None
-        if block:
-            excess = (self.train.lengths[index] - block).clamp(min=0)
-            offsets = (torch.rand(len(index), generator=self.generator) * (excess + 1)).long()
+        crop = self.length  # longer texts: a random window (truncated BPTT for recurrent models)
+        excess = (self.train.lengths[index] - crop).clamp(min=0)
+        offsets = (torch.rand(len(index), generator=self.generator) * (excess + 1)).long()
+        offsets, index = shard(offsets), shard(index)  # this rank's part when data-parallel
         x, y, _ = _padded(self.inputs, self.train, index, offsets)
-        return (x[:, :block], y[:, :block]) if block else (x, y)
+        return x[:, :crop], y[:, :crop]
 
     def _random_windows(self) -> tuple[torch.Tensor, torch.Tensor]:
         high = len(self.train.targets) - self.length + 1
-        pos = torch.randint(high, (self.batch_size, 1), generator=self.generator)
+        pos = shard(torch.randint(high, (self.batch_size, 1), generator=self.generator))
         pos = pos + torch.arange(self.length)
         return self.inputs[pos], self.train.targets[pos]
 
