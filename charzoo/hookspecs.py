@@ -30,8 +30,8 @@ def charzoo_register_models(register: Callable[..., None]) -> None:
     :func:`charzoo.create_model`, the CLI and saved files (default: the class name in lower
     case); ``description`` is a one-line summary (default: the first docstring line).
 
-    Example
-    -------
+    Examples
+    --------
     ::
 
         @charzoo.hookimpl

@@ -18,7 +18,14 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-__all__ = ["load_results", "models_table", "params_table", "results_table", "write_all"]
+__all__ = [
+    "load_results",
+    "measurements_table",
+    "models_table",
+    "params_table",
+    "results_table",
+    "write_all",
+]
 
 # parameters every model has, documented once in the user guide rather than per model
 COMMON = {"mode", "handle_unknown", "device", "verbose", "random_state", "callbacks"}
@@ -166,14 +173,44 @@ def params_table(cls: type) -> str:
     return "\n".join(lines) + "\n"
 
 
+def measurements_table(rows: list[dict]) -> str:
+    """Markdown table of the speed/scaling records: benchmark, model and every numeric figure."""
+    if not rows:
+        return "*No measurements recorded yet.*\n"
+    skip = {"threads", "n_parameters", "reps"}
+    lines = ["| benchmark | what | figures | passed | threads | date |"]
+    lines.append("|---|---|---|---|--:|---|")
+    for r in rows:
+        figures = []
+        for key, value in r.items():
+            if isinstance(value, dict) and isinstance(value.get("median"), (int, float)):
+                value = value["median"]
+            if isinstance(value, float) and key not in skip:
+                figures.append(f"{key}={value:.4g}")
+            elif isinstance(value, bool) and key != "passed" or (
+                isinstance(value, int) and not isinstance(value, bool) and key not in skip
+            ):
+                figures.append(f"{key}={value}")
+        what = " ".join(str(r[k]) for k in ("section", "model", "name") if r.get(k)) or "-"
+        lines.append(
+            f"| {r['benchmark']} | {_cell(what)} | {_cell(', '.join(figures))} | "
+            f"{r.get('passed', '-')} | {_fmt(r.get('threads'), 'd')} | {r.get('date', '-')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def write_all(results_dir: Path, out_dir: Path) -> list[Path]:
     """Write ``results_<Class>.md``, ``params_<Class>.md``, ``results_other.md``, ``models.md``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     classes = _model_classes()
     by_model: dict[str, list[dict]] = defaultdict(list)
+    speed_rows = []
     for row in load_results(results_dir):
-        by_model[row.get("model", "?")].append(row)
+        if isinstance(row.get("test_nll"), (int, float)):
+            by_model[row.get("model", "?")].append(row)
+        elif not row.get("quick") and not row.get("smoke"):
+            speed_rows.append(row)  # speed, scaling and other measurements without a test NLL
     written = []
 
     def write(name: str, text: str) -> None:
@@ -189,6 +226,9 @@ def write_all(results_dir: Path, out_dir: Path) -> list[Path]:
     text = results_table(other) if other else "*None.*\n"
     write("results_other.md", text)
     write("models.md", models_table())
+    scaling = [r for r in speed_rows if r["benchmark"] in ("grid_search", "ddp")]
+    write("scaling.md", measurements_table(scaling))
+    write("measurements.md", measurements_table([r for r in speed_rows if r not in scaling]))
     return written
 
 
