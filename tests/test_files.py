@@ -116,3 +116,42 @@ def test_zip_member_corruption(saved, tmp_path):
     broken.write_bytes(bytes(data))
     with pytest.raises(ModelFileError):
         load(broken)
+
+
+def test_file_from_another_charzoo_version_loads(saved, tmp_path):
+    payload = torch.load(saved, weights_only=True)
+    payload["charzoo_version"] = "0.2.7"  # same file format, other release
+    other = tmp_path / "other_release.cz"
+    torch.save(payload, other)
+    assert load(other).score(["emma"]) == load(saved).score(["emma"])
+
+
+KILL_SCRIPT = """
+import sys
+from charzoo import load
+model = load(sys.argv[1])
+print("READY", flush=True)
+while True:
+    model.save(sys.argv[2])
+"""
+
+
+def test_kill_9_during_repeated_saves_never_leaves_a_corrupt_file(saved, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    target = tmp_path / "target.cz"
+    target.write_bytes(saved.read_bytes())
+    for delay in (0.05, 0.13, 0.31):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILL_SCRIPT, str(saved), str(target)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout.readline().startswith("READY")
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert load(target).score(["emma"]) == load(saved).score(["emma"])
