@@ -134,9 +134,9 @@ _DOC = """{title}
     history_ : dict of lists
     n_steps_ : int
 
-    Presets
-    -------
-    ``{name}.from_preset("shakespeare")``: {preset}
+    Notes
+    -----
+    Preset: ``{name}.from_preset("shakespeare")``: {preset}
 
     References
     ----------

@@ -154,9 +154,9 @@ class CharTransformer(NeuralSequenceLM):
     history_ : dict of lists
     n_steps_ : int
 
-    Presets
-    -------
-    ``CharTransformer.from_preset("shakespeare")``: 4 layers, 4 heads, width 128,
+    Notes
+    -----
+    Preset: ``CharTransformer.from_preset("shakespeare")``: 4 layers, 4 heads, width 128,
     block 64, batch 32, no dropout, 2500 steps (see ``CharTransformer.presets``).
 
     References
