@@ -70,6 +70,8 @@ QUICK = not os.environ.get("CHARZOO_DOCS_FULL")
 if QUICK:
     os.environ["CHARZOO_QUICK"] = "1"
 GALLERY_OUTPUT = DOCS / "_build" / "gallery_output"
+# start empty: figures left by an earlier build must not be shown as new ones
+shutil.rmtree(GALLERY_OUTPUT, ignore_errors=True)
 os.environ["CHARZOO_OUTPUT"] = str(GALLERY_OUTPUT)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 _seen: dict[Path, float] = {}

@@ -43,7 +43,7 @@ print(f"saved {path}")
 
 # %%
 # Does the suggestion hold up? Train at a tenth of it, at it and at ten times it.
-steps = 100 if QUICK else 6000
+steps = 100 if QUICK else 3500
 for factor in (0.1, 1.0, 10.0):
     rate = result.suggested_lr * factor
     fitted = CharMLP(learning_rate=rate, max_steps=steps, random_state=0)
