@@ -187,8 +187,10 @@ def measurements_table(rows: list[dict]) -> str:
                 value = value["median"]
             if isinstance(value, float) and key not in skip:
                 figures.append(f"{key}={value:.4g}")
-            elif isinstance(value, bool) and key != "passed" or (
-                isinstance(value, int) and not isinstance(value, bool) and key not in skip
+            elif (
+                isinstance(value, bool)
+                and key != "passed"
+                or (isinstance(value, int) and not isinstance(value, bool) and key not in skip)
             ):
                 figures.append(f"{key}={value}")
         what = " ".join(str(r[k]) for k in ("section", "model", "name") if r.get(k)) or "-"
