@@ -187,9 +187,11 @@ def test_validation_texts_and_callbacks(small_names):
     model = CharMLP(**TINY, eval_interval=20, callbacks=[lambda est, rec: records.append(rec)])
     model.fit(train, validation_texts=test)
     assert [r["step"] for r in records] == [20, 40, 60]
-    assert records[-1]["val_loss"] == pytest.approx(min(r["val_loss"] for r in records)) or (
-        model.best_step_ != 60
-    )
+    best = min(records, key=lambda r: r["val_loss"])
+    assert model.best_step_ == best["step"]  # the kept weights are the best on validation
+    assert [r["improved"] for r in records][0] is True
+    val_loss = float(np.log(model.score(test)))  # validation_texts are the test names here
+    assert val_loss == pytest.approx(best["val_loss"], rel=1e-6)
     assert all(np.isfinite(r["train_loss"]) for r in records)
 
 
