@@ -79,7 +79,10 @@ def _make_optimizer(module: torch.nn.Module, settings: TrainSettings) -> torch.o
         {"params": decay, "weight_decay": settings.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=settings.learning_rate)
+    try:  # the fused kernel (torch >= 2.4 on CPU) is several times faster than the loop
+        return torch.optim.AdamW(groups, lr=settings.learning_rate, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.AdamW(groups, lr=settings.learning_rate)
 
 
 def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:

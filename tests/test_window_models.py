@@ -81,8 +81,14 @@ def test_ngram_distributions_are_normalised(smoothing, order, small_names):
     contexts = torch.randint(
         0, model.tokenizer_.vocab_size, (500, max(1, order - 1)), generator=gen
     )
-    probs = model.module_(contexts).exp().sum(1)
-    torch.testing.assert_close(probs, torch.ones(500), atol=1e-5, rtol=0)
+    log_probs = model.module_(contexts)
+    torch.testing.assert_close(log_probs.exp().sum(1), torch.ones(500), atol=1e-5, rtol=0)
+    # scoring's shortcut (the target's probability alone) agrees with the full table
+    targets = torch.randint(0, model.tokenizer_.vocab_size, (500,), generator=gen)
+    torch.testing.assert_close(
+        model.module_.target_log_prob(contexts, targets),
+        log_probs.gather(1, targets[:, None]).squeeze(1),
+    )
 
 
 def test_kneser_ney_perplexity_finite_on_any_text_of_training_chars(names_kn):

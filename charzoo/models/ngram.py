@@ -88,6 +88,26 @@ class NGramTable(torch.nn.Module):
             probs = torch.where(seen[:, None], a + gamma[ctx_pos, None] * base, probs)
         return probs.log()
 
+    def target_log_prob(self, context: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``log P(target | context)`` for each row: the same interpolation as ``forward`` for
+        the target alone (one key search per order instead of a ``(N, V)`` table)."""
+        vocab = self.vocab_size
+        uniform = torch.full(target.shape, 1.0 / vocab, device=target.device)
+        prob = uniform
+        ctx_key = torch.zeros_like(target)
+        for k in range(1, self.order + 1):
+            if k > 1:
+                ctx_key = ctx_key + context[:, -(k - 1)] * vocab ** (k - 2)
+            ngram_keys, alpha, context_keys, gamma, _ = self.level(k)
+            seen, ctx_pos = _lookup(context_keys, ctx_key)
+            if not bool(seen.any()):
+                break
+            hit, ngram_pos = _lookup(ngram_keys, ctx_key * vocab + target)
+            a = torch.where(hit, alpha[ngram_pos], 0.0)
+            base = prob if self.interpolate else uniform
+            prob = torch.where(seen, a + gamma[ctx_pos] * base, prob)
+        return prob.log()
+
 
 def _lookup(sorted_keys: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Whether each key is in ``sorted_keys`` and its position there."""
