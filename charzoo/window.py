@@ -12,6 +12,8 @@ rolling-context decoder for generation, and the training task that samples rando
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -25,22 +27,50 @@ from charzoo.utils import module_device
 __all__ = ["NeuralWindowLM", "WindowLM", "window_nll"]
 
 _SCORE_CHUNK = 4096  # windows per forward pass: larger chunks fall out of the CPU caches
+_DISTINCT_CHUNK = 65536  # windows searched together for repeated (context, target) pairs
 
 
 @torch.no_grad()
 def window_nll(module: torch.nn.Module, data: WindowData) -> torch.Tensor:
-    """NLL of every target of ``data`` under ``module`` (eval mode), batched in chunks."""
+    """NLL of every target of ``data`` under ``module`` (eval mode), batched in chunks.
+
+    Short texts repeat many (context, target) pairs (every text starts from the same
+    padding), so each distinct pair is scored once and its NLL copied to every occurrence;
+    eval-mode modules score rows independently, so the result is the same.
+    """
     device = module_device(module)
     target_log_prob = getattr(module, "target_log_prob", None)
     out = torch.empty(len(data), dtype=torch.float32)
-    for start in range(0, len(data), _SCORE_CHUNK):
-        index = torch.arange(start, min(start + _SCORE_CHUNK, len(data)))
-        x, y = (t.to(device) for t in data.batch(index))
-        if target_log_prob is not None:
-            out[index] = -target_log_prob(x, y).float().cpu()
-        else:
-            out[index] = F.cross_entropy(module(x).float(), y, reduction="none").cpu()
+    for start in range(0, len(data), _DISTINCT_CHUNK):
+        index = torch.arange(start, min(start + _DISTINCT_CHUNK, len(data)))
+        x, y = data.batch(index)
+        pairs, inverse = _distinct_pairs(torch.cat([x, y[:, None]], dim=1))
+        nll = torch.empty(len(pairs), dtype=torch.float32)
+        for first in range(0, len(pairs), _SCORE_CHUNK):
+            chunk = pairs[first : first + _SCORE_CHUNK].to(device)
+            context, target = chunk[:, :-1], chunk[:, -1]
+            if target_log_prob is not None:
+                part = -target_log_prob(context, target)
+            else:
+                part = F.cross_entropy(module(context).float(), target, reduction="none")
+            nll[first : first + len(chunk)] = part.float().cpu()
+        out[index] = nll if inverse is None else nll[inverse]
     return out
+
+
+def _distinct_pairs(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The distinct rows of an id matrix and, for each row, the index of its distinct row
+    (``None`` when the rows are kept as they are: too few repeats, or ids too large to pack
+    a row into one int64 key)."""
+    base = int(rows.max()) + 1 if rows.numel() else 1
+    if rows.shape[1] * math.log2(max(base, 2)) >= 62:
+        return rows, None
+    weights = base ** torch.arange(rows.shape[1] - 1, -1, -1, dtype=torch.long)
+    keys, inverse = torch.unique((rows * weights).sum(1), return_inverse=True)
+    if len(keys) > 0.9 * len(rows):  # not worth the gather
+        return rows, None
+    first = torch.empty(len(keys), dtype=torch.long).scatter_(0, inverse, torch.arange(len(rows)))
+    return rows[first], inverse
 
 
 class WindowDecoder:

@@ -181,6 +181,24 @@ def test_eval_mode_score_alone_equals_score_in_batch(make, small_names):
         torch.testing.assert_close(value, running[key])
 
 
+@pytest.mark.parametrize("make", NEW_MODELS)
+def test_scoring_repeated_windows_once_matches_every_window(make, small_names, monkeypatch):
+    """``window_nll`` scores each distinct (context, target) pair once; the NLLs equal a
+    forward pass over every window, also when the search for repeats spans several chunks."""
+    import charzoo.window as window
+
+    train, test = small_names
+    model = make().fit(train)
+    data = model._window_data(model._encode(test))
+    x, y = data.batch(torch.arange(len(data)))
+    with torch.no_grad():
+        expected = torch.nn.functional.cross_entropy(model.module_(x), y, reduction="none")
+    assert len(torch.unique(torch.cat([x, y[:, None]], 1), dim=0)) < 0.9 * len(x)  # repeats
+    monkeypatch.setattr(window, "_DISTINCT_CHUNK", 1000)
+    monkeypatch.setattr(window, "_SCORE_CHUNK", 64)
+    torch.testing.assert_close(window.window_nll(model.module_, data), expected)
+
+
 def test_mlp_without_batch_norm_keeps_one_hidden_layer_by_default():
     params = CharMLP().get_params()
     assert params["n_layers"] == 1 and params["batch_norm"] is False
