@@ -108,9 +108,9 @@ class CharWaveNet(NeuralWindowLM):
         "block_size": 8,
         "n_embd": 24,
         "n_hidden": 128,
-        "batch_size": 64,
-        "learning_rate": 3e-3,
-        "max_steps": 48000,
+        "batch_size": 32,
+        "learning_rate": 2e-3,
+        "max_steps": 64000,
     }
 
     def __init__(
