@@ -35,6 +35,7 @@ __all__ = [
     "LectureTransformer",
     "SequenceDataset",
     "WindowDataset",
+    "generate_batch_full_context",
     "sample_one_by_one",
     "score_per_text",
     "train_step_times",
@@ -270,6 +271,25 @@ def sample_one_by_one(
             context.append(ix)
         names.append(out)
     return names
+
+
+@torch.no_grad()
+def generate_batch_full_context(
+    module: nn.Module, n: int, steps: int, block_size: int | None, generator: torch.Generator
+) -> list[list[int]]:
+    """makemore's ``generate``: ``n`` rows sampled together for a fixed number of ``steps``,
+    each step running the module over the whole (cropped) context and keeping the last
+    position; names are cut at their first end marker afterwards. ``module(idx)`` returns
+    ``(logits, state)`` as charzoo's sequence modules do."""
+    idx = torch.zeros(n, 1, dtype=torch.long)
+    for _ in range(steps):
+        context = idx if block_size is None or idx.shape[1] <= block_size else idx[:, -block_size:]
+        probs = F.softmax(module(context)[0][:, -1], dim=-1)
+        idx = torch.cat([idx, torch.multinomial(probs, 1, generator=generator)], dim=1)
+    rows = []
+    for row in idx[:, 1:].tolist():
+        rows.append(row[: row.index(0)] if 0 in row else row)
+    return rows
 
 
 @torch.no_grad()

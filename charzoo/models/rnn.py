@@ -159,7 +159,7 @@ _SHAKESPEARE = {
     "seq_length": 64,
     "batch_size": 32,
     "learning_rate": 3e-3,
-    "max_steps": 1200,
+    "max_steps": 2500,
     "stream_sampling": "adjacent",
 }
 

@@ -157,7 +157,7 @@ class CharTransformer(NeuralSequenceLM):
     Notes
     -----
     Preset: ``CharTransformer.from_preset("shakespeare")``: 4 layers, 4 heads, width 128,
-    block 64, batch 32, no dropout, 2500 steps (see ``CharTransformer.presets``).
+    block 64, batch 32, no dropout, 5000 steps (see ``CharTransformer.presets``).
 
     References
     ----------
@@ -183,7 +183,7 @@ class CharTransformer(NeuralSequenceLM):
             "block_size": 64,
             "batch_size": 32,
             "learning_rate": 2e-3,
-            "max_steps": 2500,
+            "max_steps": 5000,
         }
     }
 
