@@ -43,16 +43,19 @@ def check_texts(texts: object, *, name: str = "texts", for_fit: bool = False) ->
         raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}")
     result = list(texts)
     for i, text in enumerate(result):
+        if type(text) is str:
+            continue
         if not isinstance(text, str):
             raise TypeError(
                 f"{name}[{i}] is {type(text).__name__} ({text!r:.40}), expected str; "
                 "decode bytes and drop missing values before passing texts"
             )
+        result[i] = str(text)  # a str subclass such as numpy.str_
     if not result:
         raise ValueError(f"{name} is empty; pass at least one text")
     if for_fit and not any(result):
         raise ValueError(f"every text in {name} is empty; there are no characters to learn from")
-    return [str(t) for t in result]
+    return result
 
 
 def resolve_mode(mode: str, n_texts: int) -> str:

@@ -20,6 +20,8 @@ _HANDLE_UNKNOWN = ("error", "ignore")
 
 def normalize(text: str) -> str:
     """Return ``text`` in Unicode normal form NFC (composed characters)."""
+    if text.isascii():  # ASCII is already NFC; the check is a flag lookup
+        return text
     return unicodedata.normalize("NFC", text)
 
 
