@@ -36,8 +36,9 @@ def window_nll(module: torch.nn.Module, data: WindowData) -> torch.Tensor:
     """NLL of every target of ``data`` under ``module`` (eval mode), batched in chunks.
 
     Short texts repeat many (context, target) pairs (every text starts from the same
-    padding), so each distinct pair is scored once and its NLL copied to every occurrence;
-    eval-mode modules score rows independently, so the result is the same.
+    padding), so a module's forward pass scores each distinct pair once and its NLL is copied
+    to every occurrence (eval-mode modules score rows independently, so the result is the
+    same); a ``target_log_prob`` lookup is as cheap as finding the repeats and sees every row.
     """
     device = module_device(module)
     target_log_prob = getattr(module, "target_log_prob", None)
@@ -45,7 +46,9 @@ def window_nll(module: torch.nn.Module, data: WindowData) -> torch.Tensor:
     for start in range(0, len(data), _DISTINCT_CHUNK):
         index = torch.arange(start, min(start + _DISTINCT_CHUNK, len(data)))
         x, y = data.batch(index)
-        pairs, inverse = _distinct_pairs(torch.cat([x, y[:, None]], dim=1))
+        pairs, inverse = torch.cat([x, y[:, None]], dim=1), None
+        if target_log_prob is None:
+            pairs, inverse = _distinct_pairs(pairs)
         nll = torch.empty(len(pairs), dtype=torch.float32)
         for first in range(0, len(pairs), _SCORE_CHUNK):
             chunk = pairs[first : first + _SCORE_CHUNK].to(device)

@@ -21,6 +21,7 @@ from charzoo.window import WindowLM
 __all__ = ["CharNGram", "NGramTable"]
 
 SMOOTHINGS = ("kneser_ney", "witten_bell", "add_k")
+_DENSE_LIMIT = 1 << 21  # entries of an order's key space looked up by direct indexing
 
 
 class NGramTable(torch.nn.Module):
@@ -49,8 +50,10 @@ class NGramTable(torch.nn.Module):
             self.register_buffer(f"context_keys_{k}", torch.zeros(0, dtype=torch.long))
             self.register_buffer(f"gamma_{k}", torch.zeros(0))
             self.register_buffer(f"context_offsets_{k}", torch.zeros(1, dtype=torch.long))
+        self._dense_tables: dict[tuple, tuple[torch.Tensor, ...]] = {}
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        self._dense_tables.clear()  # derived from the tables being replaced
         # table sizes depend on the data: take the stored shapes instead of refusing them
         for name, buffer in self._buffers.items():
             stored = state_dict.get(prefix + name)
@@ -90,7 +93,7 @@ class NGramTable(torch.nn.Module):
 
     def target_log_prob(self, context: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``log P(target | context)`` for each row: the same interpolation as ``forward`` for
-        the target alone (one key search per order instead of a ``(N, V)`` table)."""
+        the target alone (one lookup per order instead of a ``(N, V)`` table)."""
         vocab = self.vocab_size
         uniform = torch.full(target.shape, 1.0 / vocab, device=target.device)
         prob = uniform
@@ -98,15 +101,40 @@ class NGramTable(torch.nn.Module):
         for k in range(1, self.order + 1):
             if k > 1:
                 ctx_key = ctx_key + context[:, -(k - 1)] * vocab ** (k - 2)
-            ngram_keys, alpha, context_keys, gamma, _ = self.level(k)
-            seen, ctx_pos = _lookup(context_keys, ctx_key)
+            dense = self._dense(k)
+            if dense is not None:  # direct indexing
+                seen_table, gamma_table, alpha_table = dense
+                seen = seen_table[ctx_key]
+                a, g = alpha_table[ctx_key * vocab + target], gamma_table[ctx_key]
+            else:  # binary search in the sorted keys
+                ngram_keys, alpha, context_keys, gamma, _ = self.level(k)
+                seen, ctx_pos = _lookup(context_keys, ctx_key)
+                hit, ngram_pos = _lookup(ngram_keys, ctx_key * vocab + target)
+                a, g = torch.where(hit, alpha[ngram_pos], 0.0), gamma[ctx_pos]
             if not bool(seen.any()):
                 break
-            hit, ngram_pos = _lookup(ngram_keys, ctx_key * vocab + target)
-            a = torch.where(hit, alpha[ngram_pos], 0.0)
             base = prob if self.interpolate else uniform
-            prob = torch.where(seen, a + gamma[ctx_pos] * base, prob)
+            prob = torch.where(seen, a + g * base, prob)
         return prob.log()
+
+    def _dense(self, k: int) -> tuple[torch.Tensor, ...] | None:
+        """Order ``k`` as tables indexed by key (seen context, gamma, alpha), built on first
+        use and kept; ``None`` when ``vocab_size ** k`` exceeds ``_DENSE_LIMIT`` entries."""
+        size = self.vocab_size**k
+        if size > _DENSE_LIMIT:
+            return None
+        ngram_keys, alpha, context_keys, gamma, _ = self.level(k)
+        cache_key = (k, ngram_keys.device)
+        if cache_key not in self._dense_tables:
+            n_contexts = size // self.vocab_size
+            seen = torch.zeros(n_contexts, dtype=torch.bool, device=ngram_keys.device)
+            seen[context_keys] = True
+            gamma_table = torch.zeros(n_contexts, dtype=gamma.dtype, device=gamma.device)
+            gamma_table[context_keys] = gamma
+            alpha_table = torch.zeros(size, dtype=alpha.dtype, device=alpha.device)
+            alpha_table[ngram_keys] = alpha
+            self._dense_tables[cache_key] = (seen, gamma_table, alpha_table)
+        return self._dense_tables[cache_key]
 
 
 def _lookup(sorted_keys: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
