@@ -44,21 +44,20 @@ def window_nll(module: torch.nn.Module, data: WindowData) -> torch.Tensor:
     target_log_prob = getattr(module, "target_log_prob", None)
     out = torch.empty(len(data), dtype=torch.float32)
     for start in range(0, len(data), _DISTINCT_CHUNK):
-        index = torch.arange(start, min(start + _DISTINCT_CHUNK, len(data)))
-        x, y = data.batch(index)
-        pairs, inverse = torch.cat([x, y[:, None]], dim=1), None
-        if target_log_prob is None:
-            pairs, inverse = _distinct_pairs(pairs)
+        stop = min(start + _DISTINCT_CHUNK, len(data))
+        x, y = data.batch(torch.arange(start, stop))
+        if target_log_prob is not None:  # memory O(rows): no smaller chunks needed
+            out[start:stop] = -target_log_prob(x.to(device), y.to(device)).float().cpu()
+            continue
+        pairs, inverse = _distinct_pairs(torch.cat([x, y[:, None]], dim=1))
         nll = torch.empty(len(pairs), dtype=torch.float32)
         for first in range(0, len(pairs), _SCORE_CHUNK):
             chunk = pairs[first : first + _SCORE_CHUNK].to(device)
-            context, target = chunk[:, :-1], chunk[:, -1]
-            if target_log_prob is not None:
-                part = -target_log_prob(context, target)
-            else:
-                part = F.cross_entropy(module(context).float(), target, reduction="none")
-            nll[first : first + len(chunk)] = part.float().cpu()
-        out[index] = nll if inverse is None else nll[inverse]
+            logits = module(chunk[:, :-1]).float()
+            nll[first : first + len(chunk)] = F.cross_entropy(
+                logits, chunk[:, -1], reduction="none"
+            ).cpu()
+        out[start:stop] = nll if inverse is None else nll[inverse]
     return out
 
 
