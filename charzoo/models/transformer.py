@@ -140,7 +140,7 @@ class CharTransformer(NeuralSequenceLM):
     block_size : int, default=32
         Maximum context (positions learned).
     batch_size, learning_rate, max_steps, warmup_steps : see :class:`charzoo.neural.NeuralMixin`
-        Defaults 128, 2e-3, 3800, 200 (cosine schedule).
+        Defaults 128, 2e-3, 5000, 200 (cosine schedule).
     stream_sampling : {"random", "adjacent"}, default="random"
         See :class:`charzoo.sequence.NeuralSequenceLM` (adjacent windows do not carry a cache).
     **kwargs
@@ -205,7 +205,7 @@ class CharTransformer(NeuralSequenceLM):
         block_size: int = 32,
         batch_size: int = 128,
         learning_rate: float = 2e-3,
-        max_steps: int = 3800,
+        max_steps: int = 5000,
         warmup_steps: int = 200,
         **kwargs: object,
     ) -> None:
