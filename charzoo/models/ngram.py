@@ -105,14 +105,16 @@ class NGramTable(torch.nn.Module):
             if dense is not None:  # direct indexing
                 seen_table, gamma_table, alpha_table = dense
                 seen = seen_table[ctx_key]
+                if not bool(seen.any()):
+                    break  # a longer context cannot be seen when this one is not
                 a, g = alpha_table[ctx_key * vocab + target], gamma_table[ctx_key]
             else:  # binary search in the sorted keys
                 ngram_keys, alpha, context_keys, gamma, _ = self.level(k)
                 seen, ctx_pos = _lookup(context_keys, ctx_key)
+                if not bool(seen.any()):
+                    break
                 hit, ngram_pos = _lookup(ngram_keys, ctx_key * vocab + target)
                 a, g = torch.where(hit, alpha[ngram_pos], 0.0), gamma[ctx_pos]
-            if not bool(seen.any()):
-                break
             base = prob if self.interpolate else uniform
             prob = torch.where(seen, a + g * base, prob)
         return prob.log()
