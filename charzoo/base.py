@@ -12,17 +12,25 @@ from __future__ import annotations
 import inspect
 import sys
 import warnings
+from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import StrOptions, validate_parameter_constraints
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from charzoo.data import Corpus, check_texts, encode_corpus, resolve_mode
 from charzoo.sampler import Decoder, check_sampling_params, sample
 from charzoo.tokenizer import CharTokenizer
-from charzoo.utils import make_generator, module_device, resolve_device, seed_from
+from charzoo.utils import (
+    make_generator,
+    module_device,
+    resolve_device,
+    seed_from,
+    torch_threads,
+    uses_threads,
+)
 
 __all__ = ["CharLM"]
 
@@ -47,8 +55,14 @@ class CharLM(BaseEstimator):
         Characters not seen in ``fit`` raise a ``ValueError`` naming them, or are dropped.
     device : str, default="auto"
         Torch device; ``"auto"`` uses CUDA when available, else the CPU.
-    verbose : bool or int, default=False
-        Show a progress bar with the running loss while training.
+    verbose : bool, int or "auto", default="auto"
+        Show a progress bar with the running loss while training. ``"auto"`` shows it in
+        interactive use (stderr is a terminal, or a Jupyter kernel) and stays quiet in
+        scripts whose output goes to a file or pipe; ``True``/``False`` force it.
+    n_threads : int or None, default=None
+        Torch CPU threads used by ``fit``, ``score``, ``score_samples`` and ``generate``
+        (restored afterwards). ``None`` keeps torch's setting (one thread per core). On a
+        machine busy with other work, ``n_threads=1`` can train 10-20x faster.
     random_state : int, numpy random generator or None, default=None
         Seeds initialisation, batches, dropout and (unless ``generate`` gets its own)
         sampling. The global torch and numpy seeds are never used or changed.
@@ -58,7 +72,8 @@ class CharLM(BaseEstimator):
         "mode": [StrOptions({"auto", "document", "stream"})],
         "handle_unknown": [StrOptions({"error", "ignore"})],
         "device": [str],
-        "verbose": ["verbose"],
+        "verbose": ["verbose", StrOptions({"auto"})],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
     }
 
@@ -68,13 +83,15 @@ class CharLM(BaseEstimator):
         mode: str = "auto",
         handle_unknown: str = "error",
         device: str = "auto",
-        verbose: bool | int = False,
+        verbose: bool | int | str = "auto",
+        n_threads: int | None = None,
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.mode = mode
         self.handle_unknown = handle_unknown
         self.device = device
         self.verbose = verbose
+        self.n_threads = n_threads
         self.random_state = random_state
 
     def __init_subclass__(cls, **kwargs: object) -> None:
@@ -128,6 +145,7 @@ class CharLM(BaseEstimator):
         """Cross-parameter checks beyond the declarative constraints (override to add)."""
 
     # --------------------------------------------------------------------------------- fit
+    @uses_threads
     def fit(self, texts, y=None, *, validation_texts=None) -> CharLM:
         """Fit the model on a list of texts.
 
@@ -179,6 +197,7 @@ class CharLM(BaseEstimator):
         texts = check_texts(texts, name=name)
         return encode_corpus(self.tokenizer_, texts, self.mode_, self.handle_unknown)
 
+    @uses_threads
     def score_samples(self, texts) -> np.ndarray:
         """Log-likelihood (natural log) of each text under the model.
 
@@ -218,15 +237,17 @@ class CharLM(BaseEstimator):
         float
             Perplexity (>= 1).
         """
-        _warn_if_passthrough_scorer(type(self).__name__)
+        _warn_if_passthrough_scorer(type(self).__name__)  # not decorated: it reads the caller
         corpus = self._encode(texts)
         n_targets = len(corpus.targets)
         if n_targets == 0:
             raise ValueError("texts hold no characters to score (stream mode, all empty)")
-        total = float(self._token_nll(corpus).double().sum())
+        with torch_threads(self.n_threads):
+            total = float(self._token_nll(corpus).double().sum())
         return float(np.exp(total / n_targets))
 
     # -------------------------------------------------------------------------- generation
+    @uses_threads
     def generate(
         self,
         n: int = 10,

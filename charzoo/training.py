@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from charzoo.distributed import average_gradients, average_loss, is_main_process
+from charzoo.utils import show_progress
 
 __all__ = [
     "LR_SCHEDULES",
@@ -149,7 +150,7 @@ def run_training(
     running, running_count, step = 0.0, 0, 0
     progress = tqdm(
         total=settings.max_steps,
-        disable=not (settings.verbose and is_main_process()),
+        disable=not (show_progress(settings.verbose) and is_main_process()),
         unit="step",
         leave=False,
     )
