@@ -182,11 +182,12 @@ def load_model(path: str | os.PathLike, device: str | None = None) -> CharLM:
     try:
         cls = get_model_class(name)
     except ValueError:
+        from charzoo.registry import explain_missing_model
+
         package = payload.get("package", "?")
         raise ModelFileError(
             f"cannot load {path}: it holds a {name!r} model from package {package!r} "
-            f"{payload.get('package_version', '')}, which is not installed; install it with "
-            f"`pip install {package}`"
+            f"{payload.get('package_version', '')}, {explain_missing_model(name, package)}"
         ) from None
     try:
         params = json.loads(payload["params"])

@@ -34,6 +34,7 @@ __all__ = [
     "PluginInfo",
     "PluginWarning",
     "create_model",
+    "explain_missing_model",
     "get_model_class",
     "list_models",
     "list_plugins",
@@ -197,7 +198,13 @@ def model_info(name: str) -> ModelInfo:
         return registry.models[name]
     except KeyError:
         available = ", ".join(sorted(registry.models)) or "none"
-        raise ValueError(f"unknown model {name!r}; available models: {available}") from None
+        failed = [p for p in registry.plugins.values() if p.error]
+        hint = ""
+        if failed:
+            hint = "; plugins that failed to load (see `charzoo plugins`): " + ", ".join(
+                f"{p.name} (package {p.package})" for p in failed
+            )
+        raise ValueError(f"unknown model {name!r}; available models: {available}{hint}") from None
 
 
 def get_model_class(name: str) -> type:
@@ -228,3 +235,35 @@ def registered_name(cls: type) -> ModelInfo | None:
         if info.cls is cls:
             return info
     return None
+
+
+def explain_missing_model(name: str, package: str) -> str:
+    """Why no model ``name`` from ``package`` is registered, and the fix (for error messages).
+
+    Returns the end of a sentence starting "... a model from package P": an installed plugin
+    package that failed to import (or whose hook raised) is named with its error, so the advice
+    is to fix that package rather than to install it again; a blocked package or switched-off
+    autoloading is named as such; only a package that is not installed at all gets the
+    ``pip install`` advice.
+    """
+    registry = _get_registry()
+    wanted = _canonical(package)
+    mine = [p for p in registry.plugins.values() if _canonical(p.package) == wanted]
+    failed = [p for p in mine if p.error]
+    if failed:
+        errors = "; ".join(f"plugin {p.name!r} {p.error}" for p in failed)
+        return (
+            f"which is installed ({failed[0].version}) but failed to load: {errors}. Fix or "
+            "reinstall that package (`charzoo plugins` shows every plugin's status)"
+        )
+    if any(p.blocked for p in mine):
+        return f"which is installed but blocked by {BLOCK_ENV}"
+    if mine:
+        models = ", ".join(sorted(m for p in mine for m in p.models)) or "none"
+        return (
+            f"which is installed ({mine[0].version}) but registers no model {name!r} (its "
+            f"models: {models}); install the version that wrote the file"
+        )
+    if os.environ.get(DISABLE_AUTOLOAD_ENV) and wanted != "charzoo":
+        return f"whose plugins are not loaded because {DISABLE_AUTOLOAD_ENV} is set"
+    return f"which is not installed; install it with `pip install {package}`"

@@ -165,3 +165,25 @@ def test_same_entry_point_name_in_two_packages(site, tmp_path, monkeypatch):
     assert {"fakegram", "othergram"} <= set(names)
     assert model_info("othergram").package == "charzoo-other"
     assert model_info("fakegram").package == "charzoo-fakes"
+
+
+def test_installed_but_broken_plugin_is_named_with_its_import_error(site, tmp_path_factory):
+    _load_quietly()
+    path = tmp_path_factory.mktemp("models") / "fake.cz"
+    charzoo.create_model("fakegram").fit(["anna", "bob"]).save(path)
+    # the package stays installed, but its module now fails to import
+    (site / "czfake_good.py").write_text("import tensorflow_not_here\n" + GOOD)
+    sys.modules.pop("czfake_good", None)
+    reload_plugins()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        with pytest.raises(ModelFileError) as caught:
+            charzoo.load(path)
+        message = str(caught.value)
+        assert "'fakegram' model from package 'charzoo-fakes'" in message
+        assert "installed (1.2.3) but failed to load" in message
+        assert "plugin 'good' it failed to load: ModuleNotFoundError(" in message
+        assert "tensorflow_not_here" in message and "pip install" not in message
+        # fitting by name points at the broken plugins as well
+        with pytest.raises(ValueError, match=r"unknown model 'fakegram'.*failed to load.*good"):
+            charzoo.create_model("fakegram")
