@@ -5,32 +5,54 @@
 >>> model = CharMLP(max_steps=100, random_state=0).fit(load_names()[:500])
 >>> len(model.generate(3))
 3
+
+``import charzoo`` is cheap: the names below are imported on first use (PEP 562), so the
+command line starts at once and imports torch and scikit-learn only when a command needs them.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from charzoo._version import __version__
-from charzoo.base import CharLM
-from charzoo.hookspecs import hookimpl
-from charzoo.lr_finder import LRFindResult, lr_find
-from charzoo.models.bigram import CharBigram
-from charzoo.models.bow import CharBoW
-from charzoo.models.mlp import CharMLP
-from charzoo.models.neural_bigram import CharNeuralBigram
-from charzoo.models.ngram import CharNGram
-from charzoo.models.rnn import CharGRU, CharLSTM, CharRNN
-from charzoo.models.transformer import CharTransformer
-from charzoo.models.wavenet import CharWaveNet
-from charzoo.persistence import ModelFileError
-from charzoo.persistence import load_model as load
-from charzoo.registry import (
-    PluginWarning,
-    create_model,
-    get_model_class,
-    list_models,
-    list_plugins,
-    model_info,
-)
-from charzoo.tokenizer import CharTokenizer
-from charzoo.training import TrainingDivergedWarning
+
+# public name -> module that defines it (imported on first access)
+_LAZY = {
+    "CharBigram": "charzoo.models.bigram",
+    "CharBoW": "charzoo.models.bow",
+    "CharGRU": "charzoo.models.rnn",
+    "CharLM": "charzoo.base",
+    "CharLSTM": "charzoo.models.rnn",
+    "CharMLP": "charzoo.models.mlp",
+    "CharNGram": "charzoo.models.ngram",
+    "CharNeuralBigram": "charzoo.models.neural_bigram",
+    "CharRNN": "charzoo.models.rnn",
+    "CharTransformer": "charzoo.models.transformer",
+    "CharWaveNet": "charzoo.models.wavenet",
+    "CharTokenizer": "charzoo.tokenizer",
+    "LRFindResult": "charzoo.lr_finder",
+    "ModelFileError": "charzoo.persistence",
+    "PluginWarning": "charzoo.registry",
+    "TrainingDivergedWarning": "charzoo.training",
+    "create_model": "charzoo.registry",
+    "get_model_class": "charzoo.registry",
+    "hookimpl": "charzoo.hookspecs",
+    "list_models": "charzoo.registry",
+    "list_plugins": "charzoo.registry",
+    "list_pretrained": "charzoo.pretrained",
+    "load": "charzoo.persistence",
+    "lr_find": "charzoo.lr_finder",
+    "model_info": "charzoo.registry",
+    "pretrained": "charzoo.pretrained",
+}
+_RENAMED = {"load": "load_model"}
+# submodules reachable as attributes (``charzoo.metrics.perplexity_scorer``) before any import
+_SUBMODULES = {
+    "base", "cli", "data", "datasets", "distributed", "hookspecs", "lr_finder", "metrics",
+    "models", "neural", "persistence", "plotting", "registry", "sampler", "sequence",
+    "testing", "tokenizer", "training", "utils", "window",
+}  # fmt: skip
 
 __all__ = [
     "CharBigram",
@@ -42,20 +64,64 @@ __all__ = [
     "CharNGram",
     "CharNeuralBigram",
     "CharRNN",
+    "CharTokenizer",
     "CharTransformer",
     "CharWaveNet",
-    "CharTokenizer",
     "LRFindResult",
     "ModelFileError",
     "PluginWarning",
     "TrainingDivergedWarning",
-    "__version__",
     "create_model",
     "get_model_class",
     "hookimpl",
     "list_models",
     "list_plugins",
+    "list_pretrained",
     "load",
     "lr_find",
     "model_info",
+    "pretrained",
+    "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        value = getattr(module, _RENAMED.get(name, name))
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"charzoo.{name}")
+    raise AttributeError(f"module 'charzoo' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULES})
+
+
+if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
+    from charzoo.base import CharLM
+    from charzoo.hookspecs import hookimpl
+    from charzoo.lr_finder import LRFindResult, lr_find
+    from charzoo.models.bigram import CharBigram
+    from charzoo.models.bow import CharBoW
+    from charzoo.models.mlp import CharMLP
+    from charzoo.models.neural_bigram import CharNeuralBigram
+    from charzoo.models.ngram import CharNGram
+    from charzoo.models.rnn import CharGRU, CharLSTM, CharRNN
+    from charzoo.models.transformer import CharTransformer
+    from charzoo.models.wavenet import CharWaveNet
+    from charzoo.persistence import ModelFileError
+    from charzoo.persistence import load_model as load
+    from charzoo.pretrained import list_pretrained, pretrained
+    from charzoo.registry import (
+        PluginWarning,
+        create_model,
+        get_model_class,
+        list_models,
+        list_plugins,
+        model_info,
+    )
+    from charzoo.tokenizer import CharTokenizer
+    from charzoo.training import TrainingDivergedWarning

@@ -3,14 +3,22 @@
 ::
 
     charzoo models [--trace]                 # available models (and every plugin found)
-    charzoo fit mlp names -o names.cz --param block_size=4 --max-steps 5000
+    charzoo pretrained                       # models shipped with charzoo, ready to sample
+    charzoo generate names-gru -n 10         # sample a pretrained model (or a .cz file)
+    charzoo fit mlp names -o names.cz --param block_size=4 --max-steps 5000 --threads 1
+    charzoo fit mlp names -o names.cz --resume names.cz --max-steps 2000   # train on
     charzoo generate names.cz -n 20 --temperature 0.8 --novel names
     charzoo score names.cz test.txt
     charzoo info names.cz
 
-``DATA`` is a text file (one text per line in document mode, the whole file in stream mode) or
-one of the bundled corpora ``names``, ``dinos``, ``shakespeare``. Errors print one line and exit
-with status 1 (2 for usage errors); ``--debug`` shows the traceback.
+``DATA`` is a UTF-8 text file (one text per line in document mode, the whole file in stream
+mode; a byte-order mark is skipped, ``\r\n`` and ``\r`` line ends read as ``\n``) or one of
+the bundled corpora ``names``, ``dinos``, ``shakespeare``. Errors print one line and exit with
+status 1 (2 for usage errors; 130 for Ctrl-C); ``--debug`` shows the traceback.
+
+Start-up is kept short: ``import charzoo`` imports nothing heavy, and torch, scikit-learn and
+the plugins are imported only by the commands that need them, after the Ctrl-C handling is in
+place, so Ctrl-C at any moment prints one line.
 """
 
 from __future__ import annotations
@@ -19,8 +27,12 @@ import argparse
 import ast
 import math
 import os
+import signal
 import sys
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["main"]
@@ -49,17 +61,24 @@ def _read_data(spec: str, mode: str | None) -> tuple[list[str], str]:
         raise CLIError(f"no such file: {spec} (or use a bundled corpus: {', '.join(BUNDLED)})")
     if path.is_dir():
         raise CLIError(f"{spec} is a directory, expected a text file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise CLIError(f"{spec} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = read_text_file(path)
     mode = mode or "document"
     if mode == "stream":
         return [text], mode
-    texts = [line for line in text.splitlines() if line.strip()]
+    texts = [line for line in text.split("\n") if line.strip()]
     if not texts:
         raise CLIError(f"{spec} holds no text")
     return texts, mode
+
+
+def read_text_file(path: Path) -> str:
+    """A text file as charzoo reads it: UTF-8, a leading byte-order mark dropped, universal
+    newlines (``\r\n`` and ``\r`` become ``\n``)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline=None) as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise CLIError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def _parse_value(raw: str) -> object:
@@ -91,10 +110,29 @@ def _parse_params(items: list[str], valid: set[str], model: str) -> dict:
     return params
 
 
-def _load(path: str):
-    from charzoo import load
+def _load(spec: str, threads: int | None = None):
+    """A model file, or a pretrained model's name (see ``charzoo pretrained``)."""
+    from charzoo.pretrained import list_pretrained
 
-    return load(path)
+    if not Path(spec).exists() and spec in list_pretrained():
+        from charzoo.pretrained import pretrained
+
+        model = pretrained(spec)
+    else:
+        from charzoo import load
+
+        model = load(spec)
+    if threads is not None:
+        model.set_params(n_threads=threads)
+    return model
+
+
+def _presets(cls: type) -> dict[str, dict]:
+    """Named settings of a model class: its ``presets`` and ``ZOO_PRESET`` (as ``zoo``)."""
+    presets = dict(getattr(cls, "presets", None) or {})
+    if getattr(cls, "ZOO_PRESET", None):
+        presets.setdefault("zoo", cls.ZOO_PRESET)
+    return presets
 
 
 def _print_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
@@ -142,45 +180,91 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     info = charzoo.model_info(args.model)
     valid = set(info.cls().get_params(deep=False))
-    params = _parse_params(args.param, valid, args.model)
+    params: dict = {}
+    if args.preset:
+        presets = _presets(info.cls)
+        if args.preset not in presets:
+            known = ", ".join(sorted(presets)) or "none"
+            raise CLIError(
+                f"model {args.model!r} has no preset {args.preset!r}; its presets: {known}"
+            )
+        params.update(presets[args.preset])
+    params.update(_parse_params(args.param, valid, args.model))
     options = {
         "max_steps": args.max_steps,
         "validation_fraction": args.val_fraction,
         "random_state": args.seed,
+        "device": args.device,
+        "n_threads": args.threads,
     }
+    flags = {"validation_fraction": "--val-fraction", "random_state": "--seed"}
     for key, value in options.items():
         if value is None:
             continue
         if key not in valid:
-            flag = "--" + key.replace("_", "-").replace("validation", "val")
+            flag = flags.get(key, "--" + key.replace("_", "-"))
             raise CLIError(f"model {args.model!r} has no parameter {key!r} ({flag})")
         params[key] = value
-    texts, mode = _read_data(args.data, args.mode)
-    params["mode"] = mode
-    if "verbose" in valid:
-        params["verbose"] = not args.quiet
     out = Path(args.output)
     if not out.parent.exists():
         raise CLIError(f"cannot write {out}: folder {out.parent} does not exist")
-    model = info.cls(**params)
+    if args.resume:
+        model = _resume(args, info, valid, params)
+        mode = model.mode_
+        texts, _ = _read_data(args.data, mode)
+    else:
+        texts, mode = _read_data(args.data, args.mode)
+        params["mode"] = mode
+        model = info.cls(**params)
+    if "verbose" in valid:
+        model.set_params(verbose=not args.quiet)
     reporter = _Reporter(model, out, args)
     if "callbacks" in valid:
         model.set_params(callbacks=[*(model.callbacks or []), reporter])
     n_chars = sum(len(t) for t in texts)
-    _say(args, f"training {args.model} on {len(texts)} texts ({n_chars} characters, {mode} mode)")
-    model.fit(texts)
-    _save(model, out)
-    stop = getattr(model, "stop_reason_", "done")
-    best = getattr(model, "best_step_", None)
+    what = f"resuming {args.model} at step {model.n_steps_}" if args.resume else "training"
+    if not args.resume:
+        what += f" {args.model}"
+    _say(args, f"{what} on {len(texts)} texts ({n_chars} characters, {mode} mode)")
+    # Ctrl-C while training stops it (keeping the best weights); while saving, the save
+    # cleans up its temporary file; either way one line is printed
+    with _on_sigint(signal.default_int_handler), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "training interrupted", RuntimeWarning)
+        model.fit(texts)
+        stop = getattr(model, "stop_reason_", "done")
+        best = getattr(model, "best_step_", None)
+        _save(model, out)
     detail = f" (best step {best})" if best is not None else ""
+    if stop == "interrupted":
+        step = getattr(model, "n_steps_", "?")
+        print(
+            f"charzoo: interrupted at step {step}; the best model so far is in {out}{detail}",
+            file=sys.stderr,
+        )
+        return 130
     _say(args, f"saved {out}{detail}")
     if not args.quiet:
         for text in model.generate(args.samples, random_state=0):
             print(text if mode == "document" else text[:200])
-    if stop == "interrupted":
-        print(f"charzoo: interrupted; the best model so far is in {out}", file=sys.stderr)
-        return 130
     return 0
+
+
+def _resume(args: argparse.Namespace, info, valid: set[str], params: dict):
+    """The model in ``--resume FILE``, set to continue training (warm start)."""
+    if "warm_start" not in valid:
+        raise CLIError(
+            f"model {args.model!r} cannot resume training (it has no warm_start); fit it anew"
+        )
+    if args.mode:
+        raise CLIError("--mode cannot change when resuming; the model file keeps its mode")
+    model = _load(args.resume)
+    if type(model) is not info.cls:
+        raise CLIError(
+            f"{args.resume} holds a {type(model).__name__} model, not {args.model!r} "
+            f"({info.cls.__name__})"
+        )
+    model.set_params(**params, warm_start=True)
+    return model
 
 
 class _Reporter:
@@ -226,31 +310,52 @@ def _say(args: argparse.Namespace, message: str) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    model = _load(args.model_file)
-    samples = model.generate(
-        args.n,
-        prefix=args.prefix,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        max_length=args.max_length,
-        random_state=args.seed,
-    )
-    if args.novel:
+    import numpy as np
+
+    model = _load(args.model_file, args.threads)
+    # sklearn's rule (a seeded estimator samples the same texts every call) stays in the API;
+    # the command draws fresh samples on every run unless --seed is given
+    seed = args.seed if args.seed is not None else np.random.SeedSequence().entropy
+    rng = np.random.default_rng(seed)
+    options = {
+        "prefix": args.prefix,
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "max_length": args.max_length,
+    }
+    if not args.novel:
+        samples = model.generate(args.n, random_state=rng, **options)
+    else:
         known = set(_read_data(args.novel, "document")[0])
-        kept = [s for s in samples if s not in known]
-        print(
-            f"dropped {len(samples) - len(kept)} of {len(samples)} samples found in {args.novel}",
-            file=sys.stderr,
-        )
-        samples = kept
+        limit = args.max_draws if args.max_draws is not None else 20 * args.n
+        if limit < args.n:
+            raise CLIError(f"--max-draws {limit} is smaller than -n {args.n}")
+        samples, drawn = [], 0
+        while len(samples) < args.n and drawn < limit:
+            batch = min(limit - drawn, max(args.n - len(samples), 16) * 2)
+            drawn += batch
+            fresh = model.generate(batch, random_state=rng, **options)
+            samples.extend(t for t in fresh if t not in known)
+        samples = samples[: args.n]
+        if len(samples) < args.n:
+            print(
+                f"charzoo: only {len(samples)} of {args.n} samples are novel (not in "
+                f"{args.novel}) after drawing {drawn}, the limit (--max-draws {limit})",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"{args.n} novel samples (not in {args.novel}); drew {drawn}",
+                file=sys.stderr,
+            )
     for text in samples:
         print(text)
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    model = _load(args.model_file)
+    model = _load(args.model_file, args.threads)
     texts, _ = _read_data(args.data, model.mode_)
     ppl = model.score(texts)
     n = sum(len(t) + (model.mode_ == "document") for t in texts)
@@ -268,12 +373,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     model = _load(args.model_file)
     info = registered_name(type(model))
     name = info.name if info else "?"
+    path = Path(args.model_file)
+    where = f"{path} ({path.stat().st_size} bytes)" if path.exists() else "pretrained (shipped)"
     package = f"{info.package} {info.version}" if info else "?"
     chars = "".join(model.tokenizer_.chars)
     n_params = sum(p.numel() for p in model.module_.parameters())
     n_buffers = sum(b.numel() for b in model.module_.buffers())
     print(f"model           {name} ({type(model).__name__}, package {package})")
-    print(f"file            {args.model_file} ({Path(args.model_file).stat().st_size} bytes)")
+    print(f"file            {where}")
     print(f"mode            {model.mode_}")
     print(f"vocabulary      {model.tokenizer_.vocab_size} ids: boundary + {chars!r}")
     print(f"parameters      {n_params}" + (f" (+ {n_buffers} in tables)" if n_buffers else ""))
@@ -292,12 +399,36 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pretrained(args: argparse.Namespace) -> int:
+    from charzoo.pretrained import list_pretrained, pretrained_info
+
+    rows = []
+    for name in list_pretrained():
+        info = pretrained_info(name)
+        rows.append((name, info.model, info.data, info.description))
+    _print_table(rows, ("name", "model", "data", "description"))
+    return 0
+
+
 # ---------------------------------------------------------------------------------- parser
+MODEL_FILE_HELP = "model file (.cz) or the name of a pretrained model (see `charzoo pretrained`)"
+THREADS_HELP = (
+    "torch CPU threads (default: torch's choice, one per core); use 1 on a machine busy with "
+    "other work, where more threads can make training 10-20x slower"
+)
+DATA_HELP = (
+    "UTF-8 text file (one text per line; a byte-order mark is skipped) or a bundled corpus: "
+    + ", ".join(BUNDLED)
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from charzoo import __version__
 
     parser = argparse.ArgumentParser(
-        prog="charzoo", description="Character-level language models: train, sample, score."
+        prog="charzoo",
+        description="Character-level language models: train, sample, score.",
+        epilog="`charzoo COMMAND --help` describes each command's options.",
     )
     parser.add_argument("--version", action="version", version=f"charzoo {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -311,45 +442,117 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="every plugin found: package, version, models, errors")
     p.set_defaults(func=cmd_plugins)
 
-    p = sub.add_parser("fit", help="train a model on DATA and save it")
+    p = sub.add_parser(
+        "pretrained", help="list the pretrained models shipped with charzoo, ready to sample"
+    )
+    p.set_defaults(func=cmd_pretrained)
+
+    p = sub.add_parser(
+        "fit",
+        help="train a model on DATA and save it",
+        description="Train a model on DATA and save it to OUTPUT. The best model so far is "
+        "saved as training goes, so Ctrl-C keeps it.",
+    )
     p.add_argument("model", help="model name (see `charzoo models`)")
-    p.add_argument("data", help=f"text file or bundled corpus ({', '.join(BUNDLED)})")
+    p.add_argument("data", help=DATA_HELP)
     p.add_argument("-o", "--output", required=True, help="model file to write (.cz)")
     p.add_argument(
-        "--param", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter"
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a hyperparameter, e.g. --param block_size=4 (repeat for several; applied after "
+        "--preset)",
     )
-    p.add_argument("--mode", choices=["document", "stream"], help="one text per line, or one")
-    p.add_argument("--val-fraction", type=float, help="held-out fraction for validation")
-    p.add_argument("--max-steps", type=int, help="optimiser steps")
-    p.add_argument("--seed", type=int, help="random_state")
+    p.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="start from a model's named settings: 'shakespeare' (rnn, gru, lstm, transformer), "
+        "'zoo' (mlp, wavenet: the names benchmark settings)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["document", "stream"],
+        help="document: each line of DATA is one text (a name); stream: DATA is one long "
+        "text (default: document, stream for shakespeare)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="FILE",
+        help="continue training the model saved in FILE (warm start; FILE may be OUTPUT); "
+        "--max-steps more steps, with its saved hyperparameters unless --param changes them",
+    )
+    p.add_argument("--val-fraction", type=float, help="fraction of DATA held out for validation")
+    p.add_argument("--max-steps", type=int, help="optimiser steps (neural models)")
+    p.add_argument("--seed", type=int, help="random_state: makes training reproducible")
+    p.add_argument("--device", help="torch device: auto (default: CUDA if available), cpu, cuda")
+    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
     p.add_argument("--samples", type=int, default=5, help="samples to show (default 5)")
-    p.add_argument("--sample-every", type=int, help="steps between shown samples")
+    p.add_argument(
+        "--sample-every", type=int, help="steps between shown samples (default max_steps / 5)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or samples")
     p.set_defaults(func=cmd_fit)
 
-    p = sub.add_parser("generate", help="sample texts from a model file")
-    p.add_argument("model_file")
+    p = sub.add_parser(
+        "generate",
+        help="sample texts from a model file or a pretrained model",
+        description="Sample texts, one per line. Every run draws fresh samples unless --seed "
+        "is given.",
+    )
+    p.add_argument("model_file", help=MODEL_FILE_HELP)
     p.add_argument("-n", type=int, default=10, help="number of samples (default 10)")
-    p.add_argument("--prefix", default="", help="start of every sample")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--max-length", type=int)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--prefix", default="", help="start of every sample (default: none)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="divides the logits: below 1 more conservative, above 1 more diverse, 0 greedy "
+        "(default 1.0)",
+    )
+    p.add_argument(
+        "--top-k", type=int, metavar="K", help="sample only among the K most likely characters"
+    )
+    p.add_argument(
+        "--top-p",
+        type=float,
+        metavar="P",
+        help="nucleus sampling: only among the most likely characters holding P (0-1] of the "
+        "probability",
+    )
+    p.add_argument(
+        "--max-length",
+        type=int,
+        metavar="L",
+        help="at most L characters after the prefix (default: twice the longest training text; "
+        "256 in stream mode)",
+    )
+    p.add_argument(
+        "--seed", type=int, help="make the samples reproducible (default: fresh on every run)"
+    )
     p.add_argument(
         "--novel",
         metavar="DATA",
-        help="drop samples that occur in DATA (the training texts) and report how many",
+        help="keep only samples not found in DATA (e.g. the training texts), drawing more until "
+        "there are n of them or --max-draws is reached",
     )
+    p.add_argument(
+        "--max-draws",
+        type=int,
+        metavar="M",
+        help="with --novel: draw at most M samples in all (default 20 * n)",
+    )
+    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("score", help="perplexity, NLL and bits per character of DATA")
-    p.add_argument("model_file")
-    p.add_argument("data", help=f"text file or bundled corpus ({', '.join(BUNDLED)})")
+    p.add_argument("model_file", help=MODEL_FILE_HELP)
+    p.add_argument("data", help=DATA_HELP)
+    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("info", help="hyperparameters, vocabulary, size and training summary")
-    p.add_argument("model_file")
+    p.add_argument("model_file", help=MODEL_FILE_HELP)
     p.set_defaults(func=cmd_info)
     return parser
 
@@ -359,29 +562,62 @@ def _one_line_warnings(message, category, filename, lineno, file=None, line=None
     print(f"charzoo: warning: {text}", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``charzoo`` command; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.debug:
-        warnings.showwarning = _one_line_warnings
+def _exit_now(signum: int, frame: object) -> None:
+    """SIGINT outside training: one line and exit 130 at once (no traceback, no clean-up to
+    wait for: nothing is being written)."""
+    os.write(2, b"charzoo: interrupted\n")
+    os._exit(130)
+
+
+@contextmanager
+def _on_sigint(handler) -> Iterator[None]:
+    """Install ``handler`` for SIGINT in the body (main thread only), then restore the old one."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, handler)
     try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print("charzoo: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # output piped into `head`: not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except Exception as exc:
-        if args.debug:
-            raise
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if isinstance(exc, FileNotFoundError) and exc.filename:
-            message = f"no such file: {exc.filename}"
-        print(f"charzoo: error: {message}", file=sys.stderr)
-        return 1
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``charzoo`` command; returns the exit status.
+
+    Ctrl-C prints one line at any moment: while training and saving it raises
+    ``KeyboardInterrupt`` (training stops and keeps the best weights, the save finishes or
+    leaves the old file); anywhere else the command exits at once with status 130.
+    """
+    with _on_sigint(_exit_now):
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not args.debug:
+            warnings.showwarning = _one_line_warnings
+        try:
+            return args.func(args)
+        except KeyboardInterrupt:
+            print("charzoo: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # output piped into `head`: not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except Exception as exc:
+            if args.debug:
+                raise
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if isinstance(exc, FileNotFoundError) and exc.filename:
+                message = f"no such file: {exc.filename}"
+            print(f"charzoo: error: {message}", file=sys.stderr)
+            return 1
+
+
+def run() -> None:
+    """Console-script entry point: :func:`main`, with Ctrl-C giving one line until exit."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _exit_now)
+    sys.exit(main())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
