@@ -17,6 +17,7 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS))
+sys.path.insert(0, str(DOCS / "_ext"))
 
 import gen_results  # noqa: E402
 
@@ -31,7 +32,7 @@ extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
+    "mathtext_svg",  # math rendered at build time: the pages need no CDN (docs/_ext)
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -45,6 +46,8 @@ suppress_warnings = ["config.cache"]  # sphinx-gallery's callables in the config
 # index's reference to it is the one warning tolerated
 if not (DOCS / "plugins.md").exists():
     suppress_warnings.append("toc.not_readable")
+
+html_math_renderer = "mathtext_svg"
 
 html_theme = "furo"
 html_title = f"charzoo {release}"
@@ -131,5 +134,25 @@ def escape_initials(app, what, name, obj, options, lines):
         lines[i] = _INITIAL.sub(r"\1\2\\. ", line)
 
 
+def references_as_list(app, what, name, obj, options, lines):
+    """Render each entry of a docstring's References section as a bullet-list item.
+
+    numpydoc passes the section through as one paragraph, which runs the references together.
+    An entry starts at the section's first line or after a line ending with a period, and
+    continues over the wrapped lines below it.
+    """
+    in_refs, entry_open = False, False
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if text == ".. rubric:: References":
+            in_refs, entry_open = True, False
+        elif in_refs and text.startswith(".. "):
+            in_refs = False
+        elif in_refs and text:
+            lines[i] = ("  " if entry_open else "- ") + text
+            entry_open = not text.endswith(".")
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", escape_initials, priority=600)
+    app.connect("autodoc-process-docstring", references_as_list, priority=610)

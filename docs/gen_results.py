@@ -57,14 +57,19 @@ def _model_classes() -> dict[str, type]:
 
 
 def models_table() -> str:
-    """Markdown table of every registered model: name, class, plugin package, description."""
+    """Markdown table of the built-in models: name, class, description.
+
+    Plugins the builder happens to have installed are left out, so the published page is the
+    same wherever it is built; ``charzoo models`` lists a user's own plugins.
+    """
     import charzoo
 
-    lines = ["| name | class | provided by | description |", "|---|---|---|---|"]
+    lines = ["| name | class | description |", "|---|---|---|"]
     for name in charzoo.list_models():
         info = charzoo.model_info(name)
-        where = "charzoo (built-in)" if info.package == "charzoo" else f"{info.package} (plugin)"
-        lines.append(f"| `{name}` | `{info.cls.__name__}` | {where} | {_cell(info.description)} |")
+        if info.package != "charzoo":
+            continue
+        lines.append(f"| `{name}` | `{info.cls.__name__}` | {_cell(info.description)} |")
     return "\n".join(lines) + "\n"
 
 
