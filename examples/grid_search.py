@@ -59,7 +59,7 @@ search = GridSearchCV(
     scoring={"perplexity": perplexity_scorer, "size": n_parameters},
     refit="perplexity",
     cv=2 if QUICK else 3,
-    n_jobs=2,
+    n_jobs=1 if QUICK else 2,  # quick: worker processes would cost more to start than to run
 )
 search.fit(train)
 
