@@ -23,7 +23,7 @@ import torch
 
 import charzoo
 from charzoo.datasets import load_names, train_val_test_split
-from charzoo.pretrained import _MODELS
+from charzoo.pretrained_models import _MODELS
 
 OUT = Path(charzoo.__file__).resolve().parent / "pretrained_models"
 

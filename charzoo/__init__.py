@@ -40,11 +40,11 @@ _LAZY = {
     "hookimpl": "charzoo.hookspecs",
     "list_models": "charzoo.registry",
     "list_plugins": "charzoo.registry",
-    "list_pretrained": "charzoo.pretrained",
+    "list_pretrained": "charzoo.pretrained_models",
     "load": "charzoo.persistence",
     "lr_find": "charzoo.lr_finder",
     "model_info": "charzoo.registry",
-    "pretrained": "charzoo.pretrained",
+    "pretrained": "charzoo.pretrained_models",
 }
 _RENAMED = {"load": "load_model"}
 # submodules reachable as attributes (``charzoo.metrics.perplexity_scorer``) before any import
@@ -114,7 +114,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from charzoo.models.wavenet import CharWaveNet
     from charzoo.persistence import ModelFileError
     from charzoo.persistence import load_model as load
-    from charzoo.pretrained import list_pretrained, pretrained
+    from charzoo.pretrained_models import list_pretrained, pretrained
     from charzoo.registry import (
         PluginWarning,
         create_model,

@@ -112,10 +112,10 @@ def _parse_params(items: list[str], valid: set[str], model: str) -> dict:
 
 def _load(spec: str, threads: int | None = None):
     """A model file, or a pretrained model's name (see ``charzoo pretrained``)."""
-    from charzoo.pretrained import list_pretrained
+    from charzoo.pretrained_models import list_pretrained
 
     if not Path(spec).exists() and spec in list_pretrained():
-        from charzoo.pretrained import pretrained
+        from charzoo.pretrained_models import pretrained
 
         model = pretrained(spec)
     else:
@@ -400,7 +400,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_pretrained(args: argparse.Namespace) -> int:
-    from charzoo.pretrained import list_pretrained, pretrained_info
+    from charzoo.pretrained_models import list_pretrained, pretrained_info
 
     rows = []
     for name in list_pretrained():

@@ -12,13 +12,13 @@ from __future__ import annotations
 import base64
 import html
 import io
-from functools import lru_cache
+from functools import cache
 
 from docutils import nodes
 from sphinx.errors import ExtensionError
 
 
-@lru_cache(maxsize=None)
+@cache
 def _svg_uri(latex: str, size: float) -> str:
     from matplotlib import mathtext
     from matplotlib.font_manager import FontProperties

@@ -7,7 +7,7 @@
 >>> len(model.generate(3, random_state=0))
 3
 
-The files live in ``charzoo/pretrained_models/`` in charzoo's safe ``.cz`` format (tensors and
+The files live next to this module, in charzoo's safe ``.cz`` format (tensors and
 JSON, loaded without unpickling code). ``benchmarks/train_pretrained.py`` trains them again,
 deterministically, from the bundled corpora; its ``--check`` prints each model's test
 perplexity on the names test split.
@@ -109,7 +109,7 @@ def pretrained(name: str, device: str | None = None):
     from charzoo.persistence import load_model
 
     info = pretrained_info(name)
-    resource = resources.files("charzoo").joinpath("pretrained_models", info.filename)
+    resource = resources.files(__package__).joinpath(info.filename)
     with resources.as_file(resource) as path:
         if not path.exists():
             raise FileNotFoundError(
