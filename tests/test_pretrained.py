@@ -78,3 +78,25 @@ def test_training_script_reproduces_the_ngram_file(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     shipped = (FILES / "names-ngram.cz").read_bytes()
     assert (tmp_path / "names-ngram.cz").read_bytes() == shipped
+
+
+def test_the_wheel_carries_the_models_data_and_the_command(tmp_path):
+    """What `pip install .` installs: package data included, the console script wired."""
+    import subprocess
+    import zipfile
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+         "-w", str(tmp_path), "-q"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if proc.returncode != 0 and "No module named" in proc.stderr:
+        pytest.skip(f"cannot build a wheel offline here: {proc.stderr[-300:]}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = tmp_path.glob("charzoo-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in list_pretrained():
+        assert f"charzoo/pretrained_models/{pretrained_info(name).filename}" in names
+    assert "charzoo/datasets/data/names.txt" in names
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    assert "charzoo = charzoo.cli:run" in zipfile.ZipFile(wheel).read(entry_points).decode()
