@@ -185,7 +185,7 @@ def test_every_option_has_help_text():
     for name, command in sub.choices.items():
         for action in command._actions:
             assert action.help, f"charzoo {name} {action.dest} has no help text"
-    generate = sub.choices["generate"].format_help()
+    generate = " ".join(sub.choices["generate"].format_help().split())
     for text in [
         "--temperature", "0 greedy", "--top-k K", "K most likely characters", "--top-p P",
         "nucleus sampling", "--max-length L", "twice the longest training text",
