@@ -30,7 +30,7 @@ QUICK = "--quick" in sys.argv or bool(os.environ.get("CHARZOO_QUICK"))
 HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
 OUTPUT = Path(os.environ.get("CHARZOO_OUTPUT") or HERE / "output")
 
-names = (HERE / "data" / "russian_names.txt").read_text(encoding="utf-8").split()
+names = (HERE / "data" / "russian_names.txt").read_text(encoding="utf-8-sig").split()
 train, test = train_test_split(names, test_size=0.15, random_state=0)
 print(f"{len(train)} training names, {len(test)} test names, e.g. {', '.join(train[:5])}")
 
