@@ -257,12 +257,31 @@ def _resume(args: argparse.Namespace, info, valid: set[str], params: dict):
         )
     if args.mode:
         raise CLIError("--mode cannot change when resuming; the model file keeps its mode")
+    if args.preset:
+        raise CLIError("--preset cannot be used with --resume; the model file keeps its settings")
     model = _load(args.resume)
     if type(model) is not info.cls:
         raise CLIError(
             f"{args.resume} holds a {type(model).__name__} model, not {args.model!r} "
             f"({info.cls.__name__})"
         )
+    import inspect
+
+    from charzoo.base import CharLM
+    from charzoo.neural import NeuralMixin
+
+    # training settings may change; the network's shape and the data handling may not
+    trainable = {
+        *inspect.signature(CharLM.__init__).parameters,
+        *inspect.signature(NeuralMixin.__init__).parameters,
+    } - {"self", "kwargs", "mode", "handle_unknown"}
+    saved = model.get_params(deep=False)
+    for key, value in params.items():
+        if key not in trainable and value != saved[key]:
+            raise CLIError(
+                f"--param {key} cannot change when resuming (the saved model has "
+                f"{key}={saved[key]!r}); only training settings can"
+            )
     model.set_params(**params, warm_start=True)
     return model
 

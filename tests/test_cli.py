@@ -264,6 +264,11 @@ def test_fit_preset_device_threads_and_resume(tmp_path):
         (["--resume", str(path)], "holds a CharLSTM model, not 'gru'"),
         (["--preset", "nope"], "model 'gru' has no preset 'nope'; its presets: shakespeare"),
     ]
+    bad = run("fit", "lstm", "names", "-o", str(path), "--resume", str(path), "--param",
+              "n_hidden=32", check=False)  # fmt: skip
+    assert "--param n_hidden cannot change when resuming (the saved model has n_hidden=16)" in (
+        bad.stderr
+    )
     for extra, message in errors:
         bad = run("fit", "gru", "names", "-o", str(tmp_path / "x.cz"), *extra, check=False)
         assert bad.returncode == 1 and message in bad.stderr
