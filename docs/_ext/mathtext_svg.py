@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import logging
 from functools import cache
 
 from docutils import nodes
@@ -52,6 +53,8 @@ def visit_math_block(self, node: nodes.Element) -> None:
 
 
 def setup(app):
+    # mathtext logs each glyph it takes from a fallback font at INFO level
+    logging.getLogger("matplotlib.mathtext").setLevel(logging.WARNING)
     app.add_html_math_renderer(
         "mathtext_svg",
         inline_renderers=(visit_math, None),
