@@ -4,6 +4,7 @@
 
     charzoo models [--trace]                 # available models (and every plugin found)
     charzoo fit mlp names -o names.cz --param block_size=4 --max-steps 5000
+    charzoo fit mixture names -o mix.cz --member ngram:order=5 --member transformer
     charzoo generate names.cz -n 20 --temperature 0.8 --novel names
     charzoo score names.cz test.txt
     charzoo info names.cz
@@ -143,6 +144,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     info = charzoo.model_info(args.model)
     valid = set(info.cls().get_params(deep=False))
     params = _parse_params(args.param, valid, args.model)
+    if args.member:  # mixture members: --member ngram:order=5 --member transformer
+        from charzoo.models.mixture import members_from_specs
+
+        if "estimators" not in valid:
+            raise CLIError(f"--member applies to the mixture model, not {args.model!r}")
+        params["estimators"] = members_from_specs(args.member)
     options = {
         "max_steps": args.max_steps,
         "validation_fraction": args.val_fraction,
@@ -317,6 +324,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="model file to write (.cz)")
     p.add_argument(
         "--param", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter"
+    )
+    p.add_argument(
+        "--member",
+        action="append",
+        default=[],
+        metavar="MODEL[:KEY=VALUE,...]",
+        help="a mixture member, e.g. ngram:order=5 (repeat for each member)",
     )
     p.add_argument("--mode", choices=["document", "stream"], help="one text per line, or one")
     p.add_argument("--val-fraction", type=float, help="held-out fraction for validation")
