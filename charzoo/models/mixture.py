@@ -110,7 +110,8 @@ def em_weights(
     log_w = torch.full((n_members, 1), -math.log(n_members), dtype=torch.float64)
     previous = -math.inf
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):
+    while n_iter < max_iter:
+        n_iter += 1
         joint = log_probs + log_w
         total = torch.logsumexp(joint, dim=0)
         mean = float(total.mean()) if total.numel() else 0.0
