@@ -10,8 +10,9 @@ members; their fit time is the sum of their members' fit times).
 Corpora (``--corpus``):
 
 - ``names``: ``train_val_test_split(load_names(), random_state=42)``; members: 5-gram
-  Kneser-Ney, ``CharWaveNet(**ZOO_PRESET)``, ``CharGRU()``, ``CharLSTM()``,
-  ``CharTransformer()`` (the landed names presets, ``random_state=0``).
+  Kneser-Ney, ``CharWaveNet(**ZOO_PRESET)``, ``CharLSTM()``, ``CharTransformer()`` (the
+  landed names presets, ``random_state=0``; the GRU is left out to keep the mixture within
+  15 minutes on 2 cores: it is close to the LSTM).
 - ``dinos``: ``train_val_test_split(load_dinos(), random_state=42)``;
 - ``russian``: the 193 Cyrillic names of ``examples/data/russian_names.txt`` (CC0, see
   ``examples/data/SOURCES.md``), same split; both small corpora use a 5-gram, a WaveNet
@@ -77,7 +78,6 @@ def members(name: str) -> list[tuple[str, charzoo.CharLM]]:
         return [
             ("ngram5", CharNGram(order=5)),
             ("wavenet", CharWaveNet(**CharWaveNet.ZOO_PRESET, **seed)),
-            ("gru", CharGRU(**seed)),
             ("lstm", CharLSTM(**seed)),
             ("transformer", CharTransformer(**seed)),
         ]
