@@ -46,13 +46,14 @@ print(f"corpus {CORPUS}: {len(train)} train, {len(val)} validation, {len(test)} 
 # %%
 # The candidates: two count models (instant) and three small neural models. Every one gets the
 # same tokenizer, learned from the training texts.
-steps = 40 if QUICK else 1500
+steps = 20 if QUICK else 1500
+width = 16 if QUICK else 128  # hidden size of the neural models
 candidates = {
     "3-gram": CharNGram(order=3),
     "5-gram": CharNGram(order=5),
-    "mlp": CharMLP(block_size=5, n_embd=16, n_hidden=128, max_steps=4 * steps),
-    "gru": CharGRU(n_embd=32, n_hidden=128, max_steps=steps),
-    "transformer": CharTransformer(n_layer=2, n_embd=64, max_steps=steps),
+    "mlp": CharMLP(block_size=5, n_embd=16, n_hidden=width, max_steps=4 * steps),
+    "gru": CharGRU(n_embd=width // 4, n_hidden=width, max_steps=steps),
+    "transformer": CharTransformer(n_layer=2, n_head=2, n_embd=width // 2, max_steps=steps),
 }
 tokenizer = CharTokenizer().fit(train)
 rows = []  # (name, model, bits per char, size, fit seconds)
