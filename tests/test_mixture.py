@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -287,3 +291,20 @@ def test_cli_fit_mixture_with_members(tmp_path, capsys):
     assert "bits per char" in capsys.readouterr().out
     assert main(["fit", "mlp", str(data), "-o", str(out), "--member", "ngram"]) == 1
     assert "--member applies to the mixture model" in capsys.readouterr().err
+
+
+def test_benchmark_smoke_runs():
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/mixture.py", "--smoke", "--threads", "1"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["kind"] for r in records] == ["member", "member", "mixture"]
+    mixture = records[-1]
+    assert mixture["members"] == ["ngram5", "gru"] and len(mixture["weights"]) == 2
+    assert math.isfinite(mixture["test_nll"]) and mixture["fit_seconds"] > 0
