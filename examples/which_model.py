@@ -12,7 +12,7 @@ part with one shared tokenizer (``fit(..., tokenizer=...)``), so the mixture can
 once, at the end.
 
 Run ``python examples/which_model.py [CORPUS]``, where CORPUS is ``dinos`` (default),
-``names`` or a UTF-8 text file with one text per line (about two minutes on 2 CPU cores for
+``names`` or a UTF-8 text file with one text per line (a few minutes on 2 CPU cores for
 dinos); ``--quick`` or ``CHARZOO_QUICK=1`` runs in seconds. Figures go to
 ``examples/output/``.
 """
@@ -46,7 +46,7 @@ print(f"corpus {CORPUS}: {len(train)} train, {len(val)} validation, {len(test)} 
 # %%
 # The candidates: two count models (instant) and three small neural models. Every one gets the
 # same tokenizer, learned from the training texts.
-steps = 20 if QUICK else 1500
+steps = 20 if QUICK else 1000
 width = 16 if QUICK else 128  # hidden size of the neural models
 candidates = {
     "3-gram": CharNGram(order=3),
