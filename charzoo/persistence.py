@@ -9,6 +9,11 @@ tensors::
      "fitted": "<JSON of mode_, history_, n_steps_, ...>", "state_dict": {name: tensor},
      "checksum": "<SHA-256 of the tensors' bytes>"}
 
+A meta-model such as :class:`~charzoo.models.mixture.CharMixture` also stores ``"members"``
+(each fitted member's registry name, parameters and fitted attributes as JSON) and
+``"members_param"`` (its unfitted ``estimators`` as JSON); the members' tensors are in its
+``state_dict`` under ``members.<name>.``, so the checksum covers them.
+
 :func:`load_model` reads it with ``torch.load(weights_only=True)``, which refuses any pickled
 object other than tensors and plain containers, and finds the class through the registry name.
 """
