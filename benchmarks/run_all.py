@@ -11,8 +11,10 @@ The speed suite is :mod:`speed` (throughput, side-by-side baselines, peak memory
 ``benchmarks/results/speed.jsonl``). ``--quality`` also launches the quality scripts one after
 the other, each appending its JSON lines to its own ``benchmarks/results/<name>.jsonl``:
 ``core_models.py``, ``window_models.py``, ``sequence_models.py`` (names runs of every sequence
-model and the tiny-shakespeare stream runs) and, when the plugin is installed,
-``plugins_mingru.py``. Quality runs take tens of minutes; ``--only`` picks some of them.
+model and the tiny-shakespeare stream runs), ``mixture.py`` (mixtures of zoo models on names,
+dinosaurs and Russian names; ``python benchmarks/mixture.py --smoke`` is its seconds-long
+check) and, when the plugin is installed, ``plugins_mingru.py``. Quality runs take tens of
+minutes; ``--only`` picks some of them.
 
 Hold the shared lock around the whole command (as above), never inside it: the children run
 under this process's lock, and a child taking the same lock again would wait for ever.
@@ -45,6 +47,7 @@ def quality_jobs() -> dict[str, list[str]]:
             *(f"shakespeare-{m}" for m in ("rnn", "gru", "lstm", "transformer")),
         ],
     }
+    jobs["mixture"] = ["mixture.py", "--corpus", "names", "dinos", "russian"]
     models = charzoo.list_models()
     for plugin in ("mingru", "minlstm"):
         if plugin in models:

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from charzoo.data import Corpus, check_texts, encode_corpus, resolve_mode
 from charzoo.sampler import Decoder, check_sampling_params, sample
-from charzoo.tokenizer import CharTokenizer
+from charzoo.tokenizer import CharTokenizer, normalize
 from charzoo.utils import (
     make_generator,
     module_device,
@@ -146,7 +146,7 @@ class CharLM(BaseEstimator):
 
     # --------------------------------------------------------------------------------- fit
     @uses_threads
-    def fit(self, texts, y=None, *, validation_texts=None) -> CharLM:
+    def fit(self, texts, y=None, *, validation_texts=None, tokenizer=None) -> CharLM:
         """Fit the model on a list of texts.
 
         Parameters
@@ -158,6 +158,11 @@ class CharLM(BaseEstimator):
         validation_texts : iterable of str, optional
             Held-out texts for validation loss, best-weight selection and early stopping,
             used instead of splitting off ``validation_fraction`` of ``texts``.
+        tokenizer : CharTokenizer, optional
+            A fitted tokenizer to use instead of learning one from ``texts``; its vocabulary
+            must hold every character of ``texts``. Models fitted with the same tokenizer
+            share one vocabulary (ids and output size), as the members of
+            :class:`~charzoo.models.mixture.CharMixture` must.
 
         Returns
         -------
@@ -166,8 +171,25 @@ class CharLM(BaseEstimator):
         self._validate_params()
         texts = check_texts(texts, for_fit=True)
         warm = getattr(self, "warm_start", False) and hasattr(self, "module_")
+        if tokenizer is not None:
+            tokenizer = _given_tokenizer(tokenizer, self.handle_unknown)
+            missing = set().union(*map(normalize, texts)) - set(tokenizer.chars)
+            if missing:
+                raise ValueError(
+                    f"tokenizer lacks characters of texts: {''.join(sorted(missing))!r}; fit "
+                    "the tokenizer on these texts too"
+                )
+            if warm and tokenizer != self.tokenizer_:
+                raise ValueError(
+                    "tokenizer differs from the vocabulary of this warm-started model; pass "
+                    "the model's own tokenizer_ or set warm_start=False"
+                )
         if not warm:
-            self.tokenizer_ = CharTokenizer(handle_unknown=self.handle_unknown).fit(texts)
+            self.tokenizer_ = (
+                CharTokenizer(handle_unknown=self.handle_unknown).fit(texts)
+                if tokenizer is None
+                else tokenizer
+            )
             self.mode_ = resolve_mode(self.mode, len(texts))
             self.max_text_length_ = 0
         self.max_text_length_ = max(self.max_text_length_, max(len(t) for t in texts))
@@ -347,6 +369,18 @@ def _merged_signature(cls: type) -> inspect.Signature:
     self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
     ordered = sorted(params.values(), key=lambda p: p.kind == p.KEYWORD_ONLY)
     return inspect.Signature([self_param, *ordered])
+
+
+def _given_tokenizer(tokenizer: object, handle_unknown: str) -> CharTokenizer:
+    """A copy of the fitted ``tokenizer`` passed to ``fit``, with the model's ``handle_unknown``."""
+    if not isinstance(tokenizer, CharTokenizer) or not tokenizer.chars:
+        raise TypeError(
+            f"tokenizer must be a fitted charzoo CharTokenizer, got {tokenizer!r}; build one "
+            "with CharTokenizer().fit(texts)"
+        )
+    copy = CharTokenizer(handle_unknown=handle_unknown)
+    copy._set_chars(tokenizer.chars)
+    return copy
 
 
 def _warn_if_passthrough_scorer(name: str) -> None:

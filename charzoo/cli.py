@@ -7,6 +7,7 @@
     charzoo generate names-gru -n 10         # sample a pretrained model (or a .cz file)
     charzoo fit mlp names -o names.cz --param block_size=4 --max-steps 5000 --threads 1
     charzoo fit mlp names -o names.cz --resume names.cz --max-steps 2000   # train on
+    charzoo fit mixture names -o mix.cz --member ngram:order=5 --member transformer
     charzoo generate names.cz -n 20 --temperature 0.8 --novel names
     charzoo score names.cz test.txt
     charzoo info names.cz
@@ -190,6 +191,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
             )
         params.update(presets[args.preset])
     params.update(_parse_params(args.param, valid, args.model))
+    if args.member:  # mixture members: --member ngram:order=5 --member transformer
+        from charzoo.models.mixture import members_from_specs
+
+        if "estimators" not in valid:
+            raise CLIError(f"--member applies to the mixture model, not {args.model!r}")
+        params["estimators"] = members_from_specs(args.member)
     options = {
         "max_steps": args.max_steps,
         "validation_fraction": args.val_fraction,
@@ -482,6 +489,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a hyperparameter, e.g. --param block_size=4 (repeat for several; applied after "
         "--preset)",
+    )
+    p.add_argument(
+        "--member",
+        action="append",
+        default=[],
+        metavar="MODEL[:KEY=VALUE,...]",
+        help="a mixture member, e.g. ngram:order=5 (repeat for each member)",
     )
     p.add_argument(
         "--preset",

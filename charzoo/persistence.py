@@ -9,6 +9,11 @@ tensors::
      "fitted": "<JSON of mode_, history_, n_steps_, ...>", "state_dict": {name: tensor},
      "checksum": "<SHA-256 of the tensors' bytes>"}
 
+A meta-model such as :class:`~charzoo.models.mixture.CharMixture` also stores ``"members"``
+(each fitted member's registry name, parameters and fitted attributes as JSON) and
+``"members_param"`` (its unfitted ``estimators`` as JSON); the members' tensors are in its
+``state_dict`` under ``members.<name>.``, so the checksum covers them.
+
 :func:`load_model` reads it with ``torch.load(weights_only=True)``, which refuses any pickled
 object other than tensors and plain containers, and finds the class through the registry name.
 """
@@ -68,7 +73,10 @@ def save_model(model: CharLM, path: str | os.PathLike) -> None:
             "find it again; register it through a charzoo_register_models hook"
         )
     params = {}
+    members_param = getattr(model, "_members_param", None)  # meta-models: see _describe_members
     for key, value in model.get_params(deep=False).items():
+        if key == members_param:
+            continue
         if _jsonable(value):
             params[key] = value
         elif value is not None:
@@ -99,6 +107,9 @@ def save_model(model: CharLM, path: str | os.PathLike) -> None:
         "state_dict": state,
         "checksum": _checksum(state),
     }
+    if members_param is not None:
+        payload["members"] = _describe_members(model)
+        payload["members_param"] = json.dumps(_spec(getattr(model, members_param)))
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
@@ -111,6 +122,106 @@ def save_model(model: CharLM, path: str | os.PathLike) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _describe_members(model: CharLM) -> list[dict]:
+    """Nested-member entries of a meta-model (such as ``CharMixture``): each member's registry
+    name, parameters and fitted attributes as JSON strings. A meta-model declares
+    ``_members_param`` (its parameter holding the members, rebuilt on load), lists its fitted
+    members with ``_fitted_members()`` and restores them with ``_set_fitted_members(...)``;
+    the members share its tokenizer, and their tensors are in its ``module_`` state dict."""
+    from charzoo.registry import registered_name
+
+    entries = []
+    for name, member in model._fitted_members():
+        info = registered_name(type(member))
+        if info is None:
+            raise ValueError(
+                f"member {name!r} ({type(member).__qualname__}) is not registered with charzoo, "
+                "so load() could not find it again"
+            )
+        params = member.get_params(deep=False)
+        params.pop(getattr(member, "_members_param", None), None)
+        fitted = {a: getattr(member, a) for a in _FITTED_ATTRIBUTES if hasattr(member, a)}
+        entry = {
+            "name": name,
+            "model": info.name,
+            "package": info.package,
+            "package_version": info.version,
+            "params": json.dumps({k: v if _jsonable(v) else None for k, v in params.items()}),
+            "fitted": json.dumps(fitted, default=_json_default),
+        }
+        if hasattr(member, "_members_param"):
+            entry["members"] = _describe_members(member)
+            entry["members_param"] = _spec(getattr(member, member._members_param))
+        entries.append(entry)
+    return entries
+
+
+def _restore_members(model: CharLM, entries: list[dict], device: str | None) -> None:
+    """Rebuild the unfitted-module members described by :func:`_describe_members`."""
+    from charzoo.registry import get_model_class
+
+    members = []
+    for entry in entries:
+        try:
+            cls = get_model_class(entry["model"])
+        except ValueError:
+            raise ValueError(
+                f"member {entry['name']!r} is a {entry['model']!r} model from package "
+                f"{entry.get('package', '?')!r}, which is not installed"
+            ) from None
+        params = json.loads(entry["params"])
+        known = set(cls._get_param_names())
+        member = cls(**{k: v for k, v in params.items() if k in known})
+        if device is not None:
+            member.set_params(device=device)
+        member.tokenizer_ = model.tokenizer_
+        for key, value in json.loads(entry["fitted"]).items():
+            setattr(member, key, value)
+        if "members" in entry:
+            _restore_members(member, entry["members"], device)
+            member.set_params(**{member._members_param: _from_spec(entry["members_param"])})
+        members.append((entry["name"], member))
+    model._set_fitted_members(members)
+
+
+def _spec(members: object) -> list | None:
+    """JSON form of a meta-model's members parameter (None or unfitted (name, model) pairs)."""
+    from charzoo.registry import registered_name
+
+    if members is None:
+        return None
+    out = []
+    for name, member in members:
+        info = registered_name(type(member))
+        if info is None:
+            raise ValueError(f"member {name!r} is not registered with charzoo; cannot save it")
+        params = member.get_params(deep=False)
+        nested = params.pop(getattr(member, "_members_param", None), None)
+        params = {k: v if _jsonable(v) else None for k, v in params.items()}
+        entry = {"name": name, "model": info.name, "params": params}
+        if hasattr(member, "_members_param"):
+            entry["members_param"] = _spec(nested)
+        out.append(entry)
+    return out
+
+
+def _from_spec(spec: list | None) -> list | None:
+    """The unfitted (name, model) pairs written by :func:`_spec`."""
+    from charzoo.registry import get_model_class
+
+    if spec is None:
+        return None
+    members = []
+    for entry in spec:
+        cls = get_model_class(entry["model"])
+        known = set(cls._get_param_names())
+        member = cls(**{k: v for k, v in entry["params"].items() if k in known})
+        if "members_param" in entry:
+            member.set_params(**{member._members_param: _from_spec(entry["members_param"])})
+        members.append((entry["name"], member))
+    return members
 
 
 def _checksum(state: dict[str, torch.Tensor]) -> str:
@@ -198,6 +309,10 @@ def load_model(path: str | os.PathLike, device: str | None = None) -> CharLM:
         model.tokenizer_ = CharTokenizer.from_json(payload["tokenizer"])
         for key, value in json.loads(payload["fitted"]).items():
             setattr(model, key, value)
+        if "members" in payload:
+            _restore_members(model, payload["members"], device)
+            spec = _from_spec(json.loads(payload["members_param"]))
+            model.set_params(**{model._members_param: spec})
         module = model._build_module()
         module.load_state_dict(payload["state_dict"], assign=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:

@@ -33,6 +33,7 @@ EXPECTED = {
     "compare_zoo.py": r"QUICK MODE: a smoke run.*model +class +size.*\nmlp +CharMLP",
     "unicode_text.py": r"same log-likelihood: (-?[\d.]+) vs \1.*'Z' \(U\+005A\)",
     "quickstart.py": r"test perplexity \d+\.\d+",
+    "which_model.py": r"mixture weights: .*rank +model +bits/char.*best: \w+",
 }
 
 

@@ -1,0 +1,587 @@
+"""A mixture of zoo models: linear interpolation of their next-character distributions.
+
+:class:`CharMixture` is a meta-estimator in scikit-learn's style (like ``VotingClassifier``):
+its ``estimators`` are ``(name, estimator)`` pairs of any charzoo models, built-in or plugin.
+``fit`` learns one shared tokenizer, fits a clone of every member with it (in parallel with
+joblib if asked) and learns the mixture weights on held-out text by expectation-maximisation::
+
+    P(c | context) = sum_m w_m P_m(c | context),   w_m >= 0,  sum_m w_m = 1
+
+Scoring, ``score_samples`` and ``generate`` use the mixed distribution. The members' modules
+live in one container module, so the mixture saves to one file like any model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from charzoo.base import CharLM
+from charzoo.data import Corpus, check_texts, encode_corpus, resolve_mode
+from charzoo.hookspecs import hookimpl
+from charzoo.tokenizer import CharTokenizer
+from charzoo.utils import seed_from
+
+__all__ = ["CharMixture", "MixtureDecoder", "MixtureModule", "em_weights", "members_from_specs"]
+
+_EM_MAX_ITER = 500
+_EM_TOL = 1e-9  # stop when the held-out mean log-likelihood improves by less (nats)
+
+
+class MixtureModule(torch.nn.Module):
+    """Container of the members' modules and the mixture weights (one state dict to save).
+
+    Parameters
+    ----------
+    members : dict of str to nn.Module
+        The fitted members' modules, by member name.
+    weights : torch.Tensor of shape (n_members,)
+        Mixture weights (non-negative, summing to 1), in the order of ``members``.
+    """
+
+    def __init__(self, members: dict[str, torch.nn.Module], weights: torch.Tensor) -> None:
+        super().__init__()
+        self.members = torch.nn.ModuleDict(members)
+        self.register_buffer("weights", weights.double())
+
+
+class MixtureDecoder:
+    """Incremental decoder of the mixed distribution: each step advances every member's
+    decoder and returns ``log(sum_m w_m softmax(logits_m))`` as the logits."""
+
+    def __init__(self, decoders: list, weights: torch.Tensor) -> None:
+        self.decoders = decoders
+        self.log_weights = weights.double().log()
+        self.devices: list[torch.device | None] = [None] * len(decoders)
+
+    def _mix(self, logits: list[torch.Tensor]) -> torch.Tensor:
+        for i, x in enumerate(logits):
+            self.devices[i] = x.device
+        log_probs = torch.stack([torch.log_softmax(x.double().cpu(), dim=-1) for x in logits])
+        return torch.logsumexp(log_probs + self.log_weights[:, None, None], dim=0).float()
+
+    def start(self, prefix: torch.Tensor, n: int) -> torch.Tensor:
+        return self._mix([d.start(prefix, n) for d in self.decoders])
+
+    def advance(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self._mix([d.advance(tokens.to(dev)) for d, dev in zip(self.decoders, self.devices)])
+
+
+class _CompactMixtureDecoder(MixtureDecoder):
+    """A :class:`MixtureDecoder` whose members can all drop finished rows (``select``)."""
+
+    def select(self, index: torch.Tensor) -> None:
+        for decoder, device in zip(self.decoders, self.devices):
+            decoder.select(index.to(device))
+
+
+def em_weights(
+    log_probs: torch.Tensor, max_iter: int = _EM_MAX_ITER, tol: float = _EM_TOL
+) -> tuple[torch.Tensor, int]:
+    """Maximum-likelihood weights of a linear mixture by expectation-maximisation.
+
+    Parameters
+    ----------
+    log_probs : torch.Tensor of shape (n_members, n_targets)
+        Natural-log probability that each member gives each held-out target.
+    max_iter : int
+        Maximum number of EM iterations.
+    tol : float
+        Stop when the mean log-likelihood improves by less than ``tol`` nats.
+
+    Returns
+    -------
+    weights : torch.Tensor of shape (n_members,), float64
+    n_iter : int
+        Iterations run. Each EM step never lowers the held-out likelihood.
+    """
+    log_probs = log_probs.double()
+    n_members = log_probs.shape[0]
+    # targets that every member gives probability 0 carry no information about the weights
+    usable = torch.isfinite(torch.logsumexp(log_probs, dim=0))
+    log_probs = log_probs[:, usable]
+    log_w = torch.full((n_members, 1), -math.log(n_members), dtype=torch.float64)
+    previous = -math.inf
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
+        joint = log_probs + log_w
+        total = torch.logsumexp(joint, dim=0)
+        mean = float(total.mean()) if total.numel() else 0.0
+        log_w = (joint - total).exp().mean(dim=1, keepdim=True).log()
+        if mean - previous < tol:
+            break
+        previous = mean
+    weights = log_w.squeeze(1).exp()
+    return weights / weights.sum(), n_iter
+
+
+def _default_estimators() -> list[tuple[str, CharLM]]:
+    from charzoo.models.ngram import CharNGram
+
+    return [("ngram5", CharNGram(order=5)), ("ngram3", CharNGram(order=3))]
+
+
+class CharMixture(CharLM):
+    """Mixture of charzoo models: a weighted average of their next-character distributions.
+
+    ``fit`` builds one tokenizer from ``texts`` and fits a clone of every member with it
+    (``member.fit(train, validation_texts=held_out, tokenizer=shared)``), so all members share
+    one vocabulary; it then learns the weights on the held-out texts by EM (linear
+    interpolation, the classic way to combine n-gram and neural language models). Members
+    whose errors differ (a count model and a Transformer) give a mixture better than the
+    best of them.
+
+    Parameters
+    ----------
+    estimators : list of (str, CharLM) tuples, optional
+        The members, as in scikit-learn's ``VotingClassifier``: any charzoo models (built-in
+        or plugin), unfitted. Their parameters are reachable as ``<name>__<param>`` (for
+        ``set_params`` and ``GridSearchCV``). Default ``None``: a 5-gram and a 3-gram
+        Kneser-Ney model (fast, count-only).
+    weights : "fit", "uniform" or array-like of float, default="fit"
+        ``"fit"``: maximum-likelihood weights learned by EM on the held-out texts;
+        ``"uniform"``: equal weights; an array: fixed weights (normalised to sum to 1).
+    validation_fraction : float in (0, 1), default=0.1
+        With ``weights="fit"`` and no ``validation_texts``: the fraction of ``texts`` held out
+        from the members' training to learn the weights (random texts in document mode, the
+        end of each text in stream mode). Ignored when ``validation_texts`` is passed.
+    prefit : bool, default=False
+        Use the members as already fitted (they must share one vocabulary and mode); ``fit``
+        only learns the weights, on ``texts`` (the held-out texts).
+    n_jobs : int, optional
+        Members fitted in parallel by joblib (``-1``: all cores). Default: one at a time.
+    **kwargs
+        Common parameters of :class:`charzoo.base.CharLM`. ``mode`` is given to members whose
+        own ``mode`` is ``"auto"``; ``random_state`` seeds the held-out split and every member
+        whose own ``random_state`` is ``None``.
+
+    Attributes
+    ----------
+    estimators_ : list of CharLM
+        The fitted members (clones, unless ``prefit``).
+    named_estimators_ : Bunch
+        The fitted members by name.
+    weights_ : ndarray of shape (n_members,)
+        The mixture weights.
+    fit_seconds_ : dict of str to float
+        Seconds each member took to fit, and ``"weights"``: seconds to learn the weights.
+    n_em_iter_ : int
+        EM iterations run (0 unless ``weights="fit"``).
+    validation_nll_ : dict of str to float
+        Held-out NLL (nats per character) of each member and of the mixture (``"mixture"``),
+        when weights were learned.
+    tokenizer_ : CharTokenizer
+        The shared tokenizer.
+    module_ : MixtureModule
+        The members' modules and the weights.
+    mode_ : {"document", "stream"}
+
+    Examples
+    --------
+    >>> from charzoo import CharMLP, CharNGram
+    >>> from charzoo.models.mixture import CharMixture
+    >>> from charzoo.datasets import load_names
+    >>> mix = CharMixture(
+    ...     [("ngram", CharNGram(order=4)), ("mlp", CharMLP(max_steps=300))], random_state=0
+    ... ).fit(load_names()[:3000])
+    >>> mix.weights_.round(1).sum()
+    np.float64(1.0)
+    >>> mix.set_params(ngram__order=5).get_params()["ngram__order"]
+    5
+    """
+
+    _parameter_constraints: dict = {
+        "estimators": [list, None],
+        "weights": [StrOptions({"fit", "uniform"}), "array-like"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "prefit": ["boolean"],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        estimators: list[tuple[str, CharLM]] | None = None,
+        *,
+        weights: str | list[float] = "fit",
+        validation_fraction: float = 0.1,
+        prefit: bool = False,
+        n_jobs: int | None = None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.estimators = estimators
+        self.weights = weights
+        self.validation_fraction = validation_fraction
+        self.prefit = prefit
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------- nested parameters
+    def get_params(self, deep: bool = True) -> dict:
+        """Parameters of the mixture and, with ``deep``, of every member as
+        ``<name>__<param>`` (and each member itself under its name)."""
+        out = super().get_params(deep=False)
+        if not deep or not _is_pairs(self.estimators):
+            return out
+        for name, estimator in self.estimators:
+            out[name] = estimator
+            if hasattr(estimator, "get_params"):
+                for key, value in estimator.get_params(deep=True).items():
+                    out[f"{name}__{key}"] = value
+        return out
+
+    def set_params(self, **params: object) -> CharMixture:
+        """Set mixture parameters, replace a member (``name=estimator``) or set a member's
+        parameter (``name__param=value``)."""
+        if "estimators" in params:
+            self.estimators = params.pop("estimators")
+        if _is_pairs(self.estimators):
+            names = [name for name, _ in self.estimators]
+            for key in [k for k in params if "__" not in k and k in names]:
+                value = params.pop(key)
+                self.estimators = [(n, value if n == key else e) for n, e in self.estimators]
+        return super().set_params(**params)
+
+    # ---------------------------------------------------------------------- checks
+    def _members(self) -> list[tuple[str, CharLM]]:
+        """The validated ``(name, estimator)`` pairs (the default members when None)."""
+        members = _default_estimators() if self.estimators is None else self.estimators
+        if not _is_pairs(members) or not members:
+            raise ValueError(
+                f"estimators must be a non-empty list of (name, estimator) tuples, got "
+                f"{self.estimators!r}; e.g. [('ngram', CharNGram(order=5)), ('gru', CharGRU())]"
+            )
+        names = [name for name, _ in members]
+        own = set(super().get_params(deep=False))
+        for name, estimator in members:
+            if not isinstance(name, str) or not name or "__" in name or "." in name:
+                raise ValueError(
+                    f"estimator name {name!r} is invalid: use a non-empty str without '__' or '.'"
+                )
+            if name in own:
+                raise ValueError(
+                    f"estimator name {name!r} clashes with the CharMixture parameter of the same "
+                    "name; rename the member"
+                )
+            if isinstance(estimator, type) or not isinstance(estimator, CharLM):
+                raise TypeError(
+                    f"estimator {name!r} must be a charzoo model instance (a CharLM such as "
+                    f"CharNGram()), got {estimator!r}"
+                )
+        if len(set(names)) != len(names):
+            raise ValueError(f"estimator names must be unique, got {names}")
+        return list(members)
+
+    def _fixed_weights(self, n_members: int) -> torch.Tensor | None:
+        if isinstance(self.weights, str):
+            return None if self.weights == "fit" else torch.full((n_members,), 1.0 / n_members)
+        weights = np.asarray(self.weights, dtype=np.float64).reshape(-1)
+        if len(weights) != n_members or not np.all(np.isfinite(weights)):
+            raise ValueError(
+                f"weights must hold one finite number per member ({n_members}), got "
+                f"{self.weights!r}; or use weights='fit' or 'uniform'"
+            )
+        if np.any(weights < 0) or weights.sum() <= 0:
+            raise ValueError(
+                f"weights must be non-negative with a positive sum, got {self.weights!r}"
+            )
+        return torch.from_numpy(weights / weights.sum())
+
+    def _check_member_mode(self, name: str, estimator: CharLM) -> CharLM:
+        mode = estimator.get_params(deep=False).get("mode", "auto")
+        if mode == "auto":
+            return estimator.set_params(mode=self.mode_)
+        if mode != self.mode_:
+            raise ValueError(
+                f"estimator {name!r} has mode={mode!r} but the mixture models {self.mode_} "
+                f"texts; members must agree on the mode: leave their mode='auto' or set it "
+                f"to {self.mode_!r}"
+            )
+        return estimator
+
+    # ------------------------------------------------------------------------- fit
+    def fit(self, texts, y=None, *, validation_texts=None, tokenizer=None) -> CharMixture:
+        """Fit every member on ``texts`` with one shared tokenizer, then learn the weights.
+
+        Parameters
+        ----------
+        texts : iterable of str
+            Training texts (with ``prefit=True``: the held-out texts the weights are learned
+            on).
+        y : None
+            Ignored.
+        validation_texts : iterable of str, optional
+            Held-out texts for the weights (and the members' validation); without them,
+            ``validation_fraction`` of ``texts`` is held out when ``weights="fit"``.
+        tokenizer : CharTokenizer, optional
+            A fitted tokenizer to share instead of learning one from ``texts``.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        members = self._members()
+        texts = check_texts(texts, for_fit=True)
+        if validation_texts is not None:
+            validation_texts = check_texts(validation_texts, name="validation_texts")
+        fixed = self._fixed_weights(len(members))
+        seed = seed_from(self.random_state)
+        if self.prefit:
+            self._adopt_fitted(members)
+            held = texts if validation_texts is None else validation_texts
+        else:
+            self.mode_ = resolve_mode(self.mode, len(texts))
+            members = [(n, self._check_member_mode(n, clone(e))) for n, e in members]
+            if tokenizer is None:
+                tokenizer = CharTokenizer(handle_unknown=self.handle_unknown).fit(texts)
+            train, held = texts, validation_texts
+            if fixed is None and held is None:
+                train, held = self._hold_out(texts, seed)
+            self._fit_members(members, train, held, tokenizer, seed)
+        start = time.perf_counter()
+        self.n_em_iter_ = 0
+        self.validation_nll_ = {}
+        if fixed is None:
+            fixed = self._learn_weights(held)
+        self.fit_seconds_["weights"] = time.perf_counter() - start
+        self.module_ = MixtureModule(
+            {name: est.module_ for name, est in zip(self.named_estimators_, self.estimators_)},
+            fixed,
+        )
+        return self
+
+    def _hold_out(self, texts: list[str], seed: int) -> tuple[list[str], list[str]]:
+        fraction = self.validation_fraction
+        if self.mode_ == "stream":
+            cuts = [len(t) - max(1, round(fraction * len(t))) for t in texts]
+            train = [t[:c] for t, c in zip(texts, cuts)]
+            held = [t[c:] for t, c in zip(texts, cuts)]
+            if any(c < 1 for c in cuts):
+                raise ValueError(
+                    "a text is too short to hold out validation_fraction of it; pass "
+                    "validation_texts or set weights='uniform'"
+                )
+            return train, held
+        if len(texts) < 2:
+            raise ValueError(
+                "weights='fit' needs held-out texts: pass validation_texts, or at least 2 texts "
+                "so that validation_fraction of them can be held out, or set weights='uniform'"
+            )
+        order = np.random.RandomState(seed % 2**32).permutation(len(texts))
+        n_held = min(len(texts) - 1, max(1, round(fraction * len(texts))))
+        held_idx = set(order[:n_held].tolist())
+        train = [t for i, t in enumerate(texts) if i not in held_idx]
+        held = [t for i, t in enumerate(texts) if i in held_idx]
+        if not any(train):
+            raise ValueError("every text left for training the members is empty")
+        return train, held
+
+    def _fit_members(
+        self,
+        members: list[tuple[str, CharLM]],
+        train: list[str],
+        held: list[str] | None,
+        tokenizer: CharTokenizer,
+        seed: int,
+    ) -> None:
+        from joblib import Parallel, delayed
+
+        seeds = np.random.RandomState(seed % 2**32).randint(0, 2**31 - 1, size=len(members))
+        for (_, est), member_seed in zip(members, seeds):
+            if est.get_params(deep=False).get("random_state", 0) is None:
+                est.set_params(random_state=int(member_seed))
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_member)(name, est, train, held, tokenizer) for name, est in members
+        )
+        self.tokenizer_ = CharTokenizer(handle_unknown=self.handle_unknown)
+        self.tokenizer_._set_chars(tokenizer.chars)
+        self.estimators_ = [est for est, _ in results]
+        self.named_estimators_ = Bunch(**{n: e for (n, _), e in zip(members, self.estimators_)})
+        self.fit_seconds_ = {name: seconds for (name, _), (_, seconds) in zip(members, results)}
+        self.max_text_length_ = max(e.max_text_length_ for e in self.estimators_)
+        for name, est in zip(self.named_estimators_, self.estimators_):
+            self._check_vocabulary(name, est)
+
+    def _adopt_fitted(self, members: list[tuple[str, CharLM]]) -> None:
+        for name, est in members:
+            if not hasattr(est, "module_"):
+                raise ValueError(f"prefit=True but estimator {name!r} is not fitted; fit it first")
+        first = members[0][1]
+        self.tokenizer_ = CharTokenizer(handle_unknown=self.handle_unknown)
+        self.tokenizer_._set_chars(first.tokenizer_.chars)
+        self.mode_ = first.mode_
+        if self.mode not in ("auto", self.mode_):
+            raise ValueError(f"mode={self.mode!r} but the prefit members model {self.mode_} texts")
+        for name, est in members:
+            if est.mode_ != self.mode_:
+                raise ValueError(
+                    f"estimator {name!r} models {est.mode_} texts but {members[0][0]!r} models "
+                    f"{self.mode_} texts; members must agree on the mode"
+                )
+            self._check_vocabulary(name, est)
+        self.estimators_ = [est for _, est in members]
+        self.named_estimators_ = Bunch(**dict(members))
+        self.fit_seconds_ = {name: 0.0 for name, _ in members}
+        self.max_text_length_ = max(e.max_text_length_ for e in self.estimators_)
+
+    def _check_vocabulary(self, name: str, est: CharLM) -> None:
+        if est.tokenizer_.chars != self.tokenizer_.chars:
+            raise ValueError(
+                f"estimator {name!r} ({type(est).__name__}) has a different vocabulary "
+                f"({est.tokenizer_.vocab_size} ids) than the mixture "
+                f"({self.tokenizer_.vocab_size}); members must share one tokenizer: fit them "
+                "with fit(texts, tokenizer=...) (prefit) or let CharMixture fit them"
+            )
+
+    def _member_log_probs(self, corpus: Corpus) -> torch.Tensor:
+        """Log-probability of every target under every member, shape (n_members, n_targets)."""
+        return torch.stack([-est._token_nll(corpus).double().cpu() for est in self.estimators_])
+
+    def _learn_weights(self, held: list[str]) -> torch.Tensor:
+        corpus = encode_corpus(self.tokenizer_, held, self.mode_, self.handle_unknown)
+        if len(corpus.targets) == 0:
+            raise ValueError("the held-out texts hold no characters to learn the weights on")
+        log_probs = self._member_log_probs(corpus)
+        weights, self.n_em_iter_ = em_weights(log_probs)
+        mixed = torch.logsumexp(log_probs + weights.log()[:, None], dim=0)
+        self.validation_nll_ = {
+            name: float(-row.mean()) for name, row in zip(self.named_estimators_, log_probs)
+        }
+        self.validation_nll_["mixture"] = float(-mixed.mean())
+        return weights
+
+    # ------------------------------------------------------------ CharLM interface
+    @property
+    def weights_(self) -> np.ndarray:
+        """The mixture weights, in the order of ``estimators_``."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "module_")
+        return self.module_.weights.cpu().numpy().copy()
+
+    def _token_nll(self, corpus: Corpus) -> torch.Tensor:
+        log_w = self.module_.weights.double().cpu().log()
+        return -torch.logsumexp(self._member_log_probs(corpus) + log_w[:, None], dim=0)
+
+    def _decoder(self) -> MixtureDecoder:
+        decoders = [est._decoder() for est in self.estimators_]
+        compact = all(hasattr(d, "select") for d in decoders)
+        cls = _CompactMixtureDecoder if compact else MixtureDecoder
+        return cls(decoders, self.module_.weights.cpu())
+
+    def _build_module(self) -> MixtureModule:
+        """An empty container of new member modules (used by :func:`charzoo.load`)."""
+        members = {}
+        for name, est in zip(self.named_estimators_, self.estimators_):
+            est.module_ = est._build_module()
+            members[name] = est.module_
+        return MixtureModule(members, torch.zeros(len(members)))
+
+    # ----------------------------------------------------------- persistence hooks
+    #: The parameter holding the members; :mod:`charzoo.persistence` stores the fitted
+    #: members (class, parameters, fitted attributes) instead of this parameter.
+    _members_param = "estimators"
+
+    def _fitted_members(self) -> list[tuple[str, CharLM]]:
+        """The fitted members by name (their tensors are in ``module_``'s state dict)."""
+        return list(zip(self.named_estimators_, self.estimators_))
+
+    def _set_fitted_members(self, members: list[tuple[str, CharLM]]) -> None:
+        """Restore the fitted members of a loaded mixture (before :meth:`_build_module`)."""
+        self.estimators_ = [est for _, est in members]
+        self.named_estimators_ = Bunch(**dict(members))
+
+
+def _is_pairs(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(item, tuple) and len(item) == 2 for item in value
+    )
+
+
+def _fit_member(
+    name: str, est: CharLM, train: list[str], held: list[str] | None, tokenizer: CharTokenizer
+) -> tuple[CharLM, float]:
+    """Fit one member with the shared tokenizer; returns it and the seconds taken."""
+    start = time.perf_counter()
+    try:
+        est.fit(train, validation_texts=held, tokenizer=tokenizer)
+    except TypeError as exc:
+        if "tokenizer" not in str(exc):
+            raise
+        raise TypeError(
+            f"estimator {name!r} ({type(est).__name__}) cannot be fitted with a shared "
+            "tokenizer: its fit() does not accept tokenizer=...; models built on "
+            "charzoo.base.CharLM without overriding fit do"
+        ) from None
+    return est, time.perf_counter() - start
+
+
+def members_from_specs(specs: list[str]) -> list[tuple[str, CharLM]]:
+    """Members from command-line specs ``model[:key=value,...]`` (e.g. ``ngram:order=5``).
+
+    Each member is named after its model, with ``-2``, ``-3``... for repeats; values are read
+    as Python/JSON literals (``5``, ``0.1``, ``true``) or else kept as strings.
+
+    Parameters
+    ----------
+    specs : list of str
+
+    Returns
+    -------
+    list of (str, CharLM)
+    """
+    from charzoo.registry import create_model, get_model_class
+
+    members: list[tuple[str, CharLM]] = []
+    for spec in specs:
+        model, _, rest = spec.partition(":")
+        model = model.strip()
+        valid = set(get_model_class(model)().get_params(deep=False))
+        params = {}
+        for item in filter(None, (p.strip() for p in rest.split(","))):
+            key, sep, raw = item.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or not key:
+                raise ValueError(f"--member {spec!r}: expected key=value, got {item!r}")
+            if key not in valid:
+                raise ValueError(
+                    f"--member {spec!r}: model {model!r} has no parameter {key!r}; its "
+                    f"parameters: {', '.join(sorted(valid))}"
+                )
+            params[key] = _literal(raw)
+        taken = {n for n, _ in members}
+        name, i = model, 1
+        while name in taken:
+            i += 1
+            name = f"{model}-{i}"
+        members.append((name, create_model(model, **params)))
+    if not members:
+        raise ValueError("a mixture needs at least one --member")
+    return members
+
+
+def _literal(raw: str) -> object:
+    import ast
+
+    lowered = raw.strip().lower()
+    if lowered in {"true", "false"}:
+        return lowered == "true"
+    if lowered in {"none", "null"}:
+        return None
+    try:
+        return ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError):
+        return raw.strip()
+
+
+@hookimpl
+def charzoo_register_models(register):
+    register(CharMixture, name="mixture", description="Mixture of zoo models (EM weights)")
