@@ -19,9 +19,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
-from charzoo.data import Corpus, check_texts, encode_corpus, resolve_mode
+from charzoo.data import Corpus, check_texts, encode_corpus, fit_tokenizer, resolve_mode
 from charzoo.sampler import Decoder, check_sampling_params, sample
-from charzoo.tokenizer import CharTokenizer
 from charzoo.utils import make_generator, module_device, resolve_device, seed_from
 
 __all__ = ["CharLM"]
@@ -133,11 +132,12 @@ class CharLM(BaseEstimator):
 
         Parameters
         ----------
-        texts : iterable of str
-            Training texts: many short documents (names) or ``[corpus]`` for stream mode.
+        texts : iterable of str or EncodedCorpus
+            Training texts: many short documents (names) or ``[corpus]`` for stream mode,
+            or a memory-mapped :class:`~charzoo.encoded.EncodedCorpus` (one stream).
         y : None
             Ignored; present for scikit-learn compatibility.
-        validation_texts : iterable of str, optional
+        validation_texts : iterable of str or EncodedCorpus, optional
             Held-out texts for validation loss, best-weight selection and early stopping,
             used instead of splitting off ``validation_fraction`` of ``texts``.
 
@@ -145,19 +145,23 @@ class CharLM(BaseEstimator):
         -------
         self
         """
+        from charzoo.encoded import EncodedCorpus, fit_setup
+
         self._validate_params()
-        texts = check_texts(texts, for_fit=True)
         warm = getattr(self, "warm_start", False) and hasattr(self, "module_")
-        if not warm:
-            self.tokenizer_ = CharTokenizer(handle_unknown=self.handle_unknown).fit(texts)
-            self.mode_ = resolve_mode(self.mode, len(texts))
-            self.max_text_length_ = 0
-        self.max_text_length_ = max(self.max_text_length_, max(len(t) for t in texts))
-        train = encode_corpus(self.tokenizer_, texts, self.mode_, "error")
+        if isinstance(texts, EncodedCorpus):
+            train = fit_setup(self, texts, warm)
+        else:
+            texts = check_texts(texts, for_fit=True)
+            if not warm:
+                self.tokenizer_ = fit_tokenizer(texts, self.handle_unknown, verbose=self.verbose)
+                self.mode_ = resolve_mode(self.mode, len(texts))
+                self.max_text_length_ = 0
+            self.max_text_length_ = max(self.max_text_length_, max(len(t) for t in texts))
+            train = encode_corpus(self.tokenizer_, texts, self.mode_, "error", verbose=self.verbose)
         val = None
         if validation_texts is not None:
-            validation_texts = check_texts(validation_texts, name="validation_texts")
-            val = encode_corpus(self.tokenizer_, validation_texts, self.mode_, self.handle_unknown)
+            val = self._encode_checked(validation_texts, "validation_texts")
         seed = seed_from(self.random_state)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -176,8 +180,17 @@ class CharLM(BaseEstimator):
     # ----------------------------------------------------------------------------- scoring
     def _encode(self, texts: object, name: str = "texts") -> Corpus:
         check_is_fitted(self, "module_")
+        return self._encode_checked(texts, name)
+
+    def _encode_checked(self, texts: object, name: str) -> Corpus:
+        from charzoo.encoded import EncodedCorpus
+
+        if isinstance(texts, EncodedCorpus):
+            return texts.to_corpus(self.tokenizer_, self.handle_unknown)
         texts = check_texts(texts, name=name)
-        return encode_corpus(self.tokenizer_, texts, self.mode_, self.handle_unknown)
+        return encode_corpus(
+            self.tokenizer_, texts, self.mode_, self.handle_unknown, verbose=self.verbose
+        )
 
     def score_samples(self, texts) -> np.ndarray:
         """Log-likelihood (natural log) of each text under the model.

@@ -4,13 +4,15 @@
 
     charzoo models [--trace]                 # available models (and every plugin found)
     charzoo fit mlp names -o names.cz --param block_size=4 --max-steps 5000
+    charzoo encode corpus.txt -o corpus.czb  # ids on disk; then: charzoo fit gru corpus.czb ...
     charzoo generate names.cz -n 20 --temperature 0.8 --novel names
     charzoo score names.cz test.txt
     charzoo info names.cz
 
-``DATA`` is a text file (one text per line in document mode, the whole file in stream mode) or
-one of the bundled corpora ``names``, ``dinos``, ``shakespeare``. Errors print one line and exit
-with status 1 (2 for usage errors); ``--debug`` shows the traceback.
+``DATA`` is a text file (one text per line in document mode, the whole file in stream mode), an
+encoded corpus ``.czb`` (one stream, memory-mapped), or one of the bundled corpora ``names``,
+``dinos``, ``shakespeare``. Errors print one line and exit with status 1 (2 for usage errors);
+``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ def _read_data(spec: str, mode: str | None) -> tuple[list[str], str]:
     from charzoo import datasets
 
     path = Path(spec)
+    if path.suffix == ".czb" and path.is_file():  # an encoded corpus: one stream
+        from charzoo.encoded import EncodedCorpus
+
+        return EncodedCorpus(path), "stream"
     if not path.exists() and spec in BUNDLED:
         if spec == "shakespeare":
             text = datasets.load_shakespeare()
@@ -166,8 +172,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     reporter = _Reporter(model, out, args)
     if "callbacks" in valid:
         model.set_params(callbacks=[*(model.callbacks or []), reporter])
-    n_chars = sum(len(t) for t in texts)
-    _say(args, f"training {args.model} on {len(texts)} texts ({n_chars} characters, {mode} mode)")
+    encoded = not isinstance(texts, list)  # a .czb file: one stream of len(texts) ids
+    n_texts = 1 if encoded else len(texts)
+    n_chars = len(texts) if encoded else sum(len(t) for t in texts)
+    _say(args, f"training {args.model} on {n_texts} texts ({n_chars} characters, {mode} mode)")
     model.fit(texts)
     _save(model, out)
     stop = getattr(model, "stop_reason_", "done")
@@ -225,6 +233,21 @@ def _say(args: argparse.Namespace, message: str) -> None:
         print(message, file=sys.stderr)
 
 
+def cmd_encode(args: argparse.Namespace) -> int:
+    from charzoo.encoded import encode_file
+
+    source = Path(args.text)
+    if not source.is_file():
+        raise CLIError(f"no such file: {args.text}")
+    encoded = encode_file(source, args.output, encoding=args.encoding, verbose=not args.quiet)
+    _say(
+        args,
+        f"wrote {args.output}: {len(encoded)} ids ({encoded.ids.dtype}), "
+        f"{len(encoded.chars)} distinct characters",
+    )
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     model = _load(args.model_file)
     samples = model.generate(
@@ -253,11 +276,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     model = _load(args.model_file)
     texts, _ = _read_data(args.data, model.mode_)
     ppl = model.score(texts)
-    n = sum(len(t) + (model.mode_ == "document") for t in texts)
+    if isinstance(texts, list):
+        n = sum(len(t) + (model.mode_ == "document") for t in texts)
+    else:  # a .czb file
+        n = len(texts)
     print(f"perplexity      {ppl:.4f}")
     print(f"nll             {math.log(ppl):.4f} nats/char")
     print(f"bits per char   {math.log2(ppl):.4f}")
-    print(f"texts           {len(texts)}")
+    print(f"texts           {len(texts) if isinstance(texts, list) else 1}")
     print(f"predictions     {n}")
     return 0
 
@@ -326,6 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-every", type=int, help="steps between shown samples")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or samples")
     p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("encode", help="encode a text file to ids (.czb) to fit on, memory-mapped")
+    p.add_argument("text", help="text file (one stream)")
+    p.add_argument("-o", "--output", required=True, help="encoded file to write (.czb)")
+    p.add_argument("--encoding", default="utf-8", help="text encoding (default utf-8)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("generate", help="sample texts from a model file")
     p.add_argument("model_file")
