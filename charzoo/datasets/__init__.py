@@ -86,14 +86,29 @@ def python_source_paths() -> list[str]:
     roots = {os.path.realpath(paths[key]) for key in ("stdlib", "platstdlib", "purelib", "platlib")}
     found: set[str] = set()
     for root in sorted(roots):
-        for folder, dirs, files in os.walk(root):
-            dirs[:] = [d for d in dirs if d != "__pycache__"]
-            found.update(
-                os.path.realpath(os.path.join(folder, name))
-                for name in files
-                if name.endswith(".py")
-            )
-    return sorted(p for p in found if os.path.isfile(p))
+        _scan(root, found)
+    return sorted(found)
+
+
+def _scan(folder: str, found: set[str]) -> None:
+    """Add the real paths of the ``.py`` files under ``folder`` (a real path) to ``found``,
+    not descending into symbolic links to folders or ``__pycache__``."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != "__pycache__":
+                    _scan(entry.path, found)
+            elif entry.name.endswith(".py"):
+                if not entry.is_symlink():
+                    found.add(entry.path)  # under a real root, not through a link: real
+                elif os.path.isfile(real := os.path.realpath(entry.path)):
+                    found.add(real)
+        except OSError:
+            continue
 
 
 def load_python_source(
