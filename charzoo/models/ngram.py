@@ -25,6 +25,7 @@ __all__ = ["CharNGram", "NGramTable"]
 SMOOTHINGS = ("kneser_ney", "witten_bell", "add_k")
 _DENSE_LIMIT = 1 << 21  # entries of an order's key space looked up by direct indexing
 _SCORE_CHUNK = 1 << 18  # corpus positions scored together
+_FALLBACK_DISCOUNTS = np.array([0.5, 1.0, 1.5])  # KenLM's defaults for --discount_fallback
 
 
 class NGramTable(torch.nn.Module):
@@ -161,15 +162,22 @@ def _lookup(sorted_keys: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor
 
 
 def _kn_discounts(counts: np.ndarray, discount: float | None) -> np.ndarray:
-    """Discounts for counts 1, 2 and 3+ (modified Kneser-Ney, Chen & Goodman 1999)."""
+    """Discounts for counts 1, 2 and 3+ (modified Kneser-Ney, Chen & Goodman 1999, eq. 26).
+
+    When the counts of counts cannot give them (a count of count 1, 2 or 3 is zero, or an
+    estimate falls outside ``[0, j]`` for count ``j``, as for the unigrams of a small
+    alphabet) the fixed discounts 0.5, 1 and 1.5 are used, the fallback of KenLM's
+    ``lmplz --discount_fallback``.
+    """
     if discount is not None:
         return np.full(3, float(discount))
-    n1, n2, n3, n4 = (float((counts == c).sum()) for c in (1, 2, 3, 4))
-    if n1 == 0 or n2 == 0:  # too little data to estimate: the usual fixed discount
-        return np.full(3, 0.75)
-    y = n1 / (n1 + 2 * n2)
-    d = [1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3 if n3 else 3 - 4 * y]
-    return np.clip(d, 0.05, [1.0, 2.0, 3.0])
+    n = [float((counts == c).sum()) for c in (1, 2, 3, 4)]
+    if n[0] and n[1] and n[2]:
+        y = n[0] / (n[0] + 2 * n[1])
+        d = np.array([j - (j + 1) * y * n[j] / n[j - 1] for j in (1, 2, 3)])
+        if ((d >= 0) & (d <= np.array([1.0, 2.0, 3.0]))).all():
+            return d
+    return _FALLBACK_DISCOUNTS.copy()
 
 
 class CharNGram(WindowLM):
