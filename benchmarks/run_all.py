@@ -11,8 +11,9 @@ The speed suite is :mod:`speed` (throughput, side-by-side baselines, peak memory
 ``benchmarks/results/speed.jsonl``). ``--quality`` also launches the quality scripts one after
 the other, each appending its JSON lines to its own ``benchmarks/results/<name>.jsonl``:
 ``core_models.py``, ``window_models.py``, ``sequence_models.py`` (names runs of every sequence
-model and the tiny-shakespeare stream runs) and, when the plugin is installed,
-``plugins_mingru.py``. Quality runs take tens of minutes; ``--only`` picks some of them.
+model and the tiny-shakespeare stream runs), ``scale.py`` (every built-in model on 1, 10 and
+100 MB of Python source) and, when the plugin is installed, ``plugins_mingru.py``. Quality runs
+take tens of minutes; ``--only`` picks some of them.
 
 Hold the shared lock around the whole command (as above), never inside it: the children run
 under this process's lock, and a child taking the same lock again would wait for ever.
@@ -44,6 +45,7 @@ def quality_jobs() -> dict[str, list[str]]:
             "--runs",
             *(f"shakespeare-{m}" for m in ("rnn", "gru", "lstm", "transformer")),
         ],
+        "scale": ["scale.py", "--steps", "20", "--held-out", "32768"],
     }
     models = charzoo.list_models()
     for plugin in ("mingru", "minlstm"):

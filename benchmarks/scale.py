@@ -204,17 +204,20 @@ def _fmt(value, spec: str) -> str:
     return "" if value is None else format(value, spec)
 
 
-def markdown(records: list[dict], command: str) -> str:
-    """The results table."""
+def markdown(records: list[dict]) -> str:
+    """The results table of ``records`` (one row each)."""
     first = next((r for r in records if "corpus" in r), {})
+    commands = sorted({r.get("command", "?") for r in records})
     lines = [
         "# Scale: every built-in model on 1, 10 and 100 MB of Python source",
         "",
-        f"Command: `{command}` (written by `benchmarks/scale.py`; raw records in `scale.jsonl`).",
+        "Commands: " + "; ".join(f"`flock /tmp/charzoo-bench.lock {c}`" for c in commands),
+        "(written by `benchmarks/scale.py`; raw records in `scale.jsonl`).",
         f"Machine: {platform.machine()}, 2 cores shared with other jobs (load average in the "
         "last column: timings are noisy), torch threads per run: "
-        f"{first.get('threads', '?')}. Alphabet: {first.get('alphabet', '?')}; "
-        f"input: {first.get('input', '?')}.",
+        f"{first.get('threads', '?')}. Alphabet: {first.get('alphabet', '?')}. Input: `text` "
+        "= `fit([train_stream])`, `czb` = `fit(EncodedCorpus(...))` on the stream written to a "
+        ".czb file before (its encoding time is not in data setup).",
         "",
         "Columns: data setup = `fit` until the first training step (count models: whole fit); "
         "step = median seconds per training step; peak RSS = the run's process; added = peak "
@@ -222,16 +225,17 @@ def markdown(records: list[dict], command: str) -> str:
         "gradients and AdamW moments; bpc = held-out bits per character; score = held-out "
         "characters scored per second.",
         "",
-        "| model | MB | files | vocab | data setup s | step s | peak RSS MB | added MB "
+        "| model | MB | input | files | vocab | data setup s | step s | peak RSS MB | added MB "
         "| model MB | bpc | score char/s | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         if "error" in r:
             lines.append(f"| {r['model']} | {r['size_mb']} | error: {r['error']} |")
             continue
         lines.append(
-            f"| {r['model']} | {r['size_mb']:g} | {r['corpus']['n_files']} | {r['vocab_size']} "
+            f"| {r['model']} | {r['size_mb']:g} | {r['input']} | {r['corpus']['n_files']} "
+            f"| {r['vocab_size']} "
             f"| {_fmt(r['data_setup_seconds'], '.2f')} | {_fmt(r['step_seconds'], '.4f')} "
             f"| {r['peak_rss_mb']:.0f} | {r['fit_added_mb']:.0f} | {r['model_state_mb']:.0f} "
             f"| {r['bits_per_char']:.3f} | {r['score_chars_per_s']:.0f} | {r['loadavg']:.1f} |"
@@ -250,14 +254,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[1, 10, 100], help="MB")
     parser.add_argument("--models", nargs="+", default=None, help="default: every built-in")
-    parser.add_argument("--steps", type=int, default=100, help="training steps per run")
-    parser.add_argument("--held-out", type=int, default=65536, help="held-out characters")
+    parser.add_argument("--steps", type=int, default=20, help="training steps per run")
+    parser.add_argument("--held-out", type=int, default=32768, help="held-out characters")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--input", choices=["text", "czb"], default="text")
     parser.add_argument("--unicode", action="store_true", help="keep non-ASCII characters")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per run")
     parser.add_argument("--smoke", action="store_true", help="0.2 MB, 3 steps, two models")
-    parser.add_argument("--out", type=Path, default=None, help="JSON lines file")
+    parser.add_argument("--out", type=Path, default=None, help="JSON lines file (appended)")
+    parser.add_argument(
+        "--md",
+        type=Path,
+        default=None,
+        help="table of every record in --out (default: none "
+        "with --out or --smoke, else results/scale.md)",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--model", dest="model", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=float, default=None, help=argparse.SUPPRESS)
@@ -269,11 +280,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.smoke:
         args.sizes, args.steps, args.held_out = [0.2], 3, 2000
-        args.models = args.models or ["gru", "ngram"]
+        args.models = args.models or ["mlp", "ngram"]
     models = args.models or builtin_models()
     out = args.out or RESULTS / "scale.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/scale.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    shown = [a for a in (argv if argv is not None else sys.argv[1:])]
+    for flag in ("--out", "--md"):  # where the results go is not part of the measurement
+        if flag in shown:
+            cut = shown.index(flag)
+            del shown[cut : cut + 2]
+    command = "python benchmarks/scale.py " + " ".join(shown)
     records = []
     failed = False
     for size in args.sizes:
@@ -286,8 +302,10 @@ def main(argv: list[str] | None = None) -> int:
             print(line, flush=True)
             with open(out, "a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
-    if not args.smoke and args.out is None:
-        (RESULTS / "scale.md").write_text(markdown(records, command.strip()), encoding="utf-8")
+    md = args.md or (RESULTS / "scale.md" if not args.smoke and args.out is None else None)
+    if md is not None:
+        every = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        md.write_text(markdown(every), encoding="utf-8")
     return 1 if failed else 0
 
 

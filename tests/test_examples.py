@@ -32,6 +32,8 @@ EXPECTED = {
     "compare_zoo.py": r"model +class +size.*\nmlp +CharMLP",
     "unicode_text.py": r"same log-likelihood: (-?[\d.]+) vs \1.*'Z' \(U\+005A\)",
     "quickstart.py": r"test perplexity \d+\.\d+",
+    "code_generation.py": r"transformer +held-out bits per character: \d+\.\d+.*5-gram +held-out"
+    r".*\d/8 sampled functions parse",
 }
 
 
