@@ -52,3 +52,32 @@ def test_load_python_source_sorted_order_and_skips(tmp_path, monkeypatch):
 def test_load_python_source_bad_budget(bad):
     with pytest.raises(ValueError, match="max_bytes"):
         load_python_source(max_bytes=bad)
+
+
+def test_scale_benchmark_smoke(tmp_path):
+    """benchmarks/scale.py end to end on 0.2 MB (one neural and one count model)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out, md = tmp_path / "scale.jsonl", tmp_path / "scale.md"
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/scale.py", "--smoke", "--out", str(out), "--md", str(md)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["model"] for r in records] == ["mlp", "ngram"]
+    mlp, ngram = records
+    assert mlp["steps"] == 3 and mlp["step_seconds"] > 0 and mlp["data_setup_seconds"] > 0
+    assert ngram["steps"] is None and ngram["fit_seconds"] > 0
+    for r in records:
+        assert r["corpus"]["n_files"] > 0 and len(r["corpus"]["paths_sha256"]) == 16
+        assert r["peak_rss_mb"] >= r["rss_before_fit_mb"] > 0
+        assert 0 < r["bits_per_char"] < 8 and r["score_chars_per_s"] > 0
+    assert "| mlp | 0.2 | text |" in md.read_text()
