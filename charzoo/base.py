@@ -200,7 +200,7 @@ class CharLM(BaseEstimator):
 
         Parameters
         ----------
-        texts : iterable of str
+        texts : iterable of str or EncodedCorpus
 
         Returns
         -------
@@ -222,7 +222,7 @@ class CharLM(BaseEstimator):
 
         Parameters
         ----------
-        texts : iterable of str
+        texts : iterable of str or EncodedCorpus
         y : None
             Ignored.
 

@@ -43,6 +43,8 @@ def _read_data(spec: str, mode: str | None) -> tuple[list[str], str]:
     if path.suffix == ".czb" and path.is_file():  # an encoded corpus: one stream
         from charzoo.encoded import EncodedCorpus
 
+        if mode == "document":
+            raise CLIError(f"{spec} is an encoded corpus (one stream): drop --mode document")
         return EncodedCorpus(path), "stream"
     if not path.exists() and spec in BUNDLED:
         if spec == "shakespeare":

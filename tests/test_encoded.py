@@ -165,3 +165,5 @@ def test_cli_encode_fit_score(tmp_path, capsys, source_text):
     out = capsys.readouterr().out
     assert f"predictions     {len(EncodedCorpus(czb))}" in out
     assert main(["encode", str(tmp_path / "missing.txt"), "-o", str(czb)]) == 1
+    assert main([*argv, "--mode", "document"]) == 1
+    assert "one stream" in capsys.readouterr().err
