@@ -25,10 +25,13 @@ training stream) and ``handle_unknown="ignore"``. Recorded per run:
   whose encoding time is ``encode_seconds``); count models report their whole ``fit_seconds``;
 - ``step_seconds``: median time of one training step (forward, backward, AdamW), over all
   steps but the last (which also evaluates);
-- ``peak_rss_mb`` (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the child, the whole
-  process), ``rss_before_fit_mb`` (resident size just before ``fit``, the corpus text
-  included), ``fit_added_mb = peak - before`` and ``model_state_mb`` (weights, gradients and the
-  two AdamW moments: 16 bytes per parameter; tables of count models count as weights);
+- ``peak_rss_mb``: ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the child after ``fit``
+  and ``score``, its peak reset just before ``fit`` (``peak_reset``: through
+  ``/proc/self/clear_refs``; the peak while reading the files is ``load_peak_rss_mb``), so
+  it is the peak of fit and score; ``rss_before_fit_mb`` (resident size just before ``fit``:
+  Python, torch and the corpus text), ``fit_added_mb = peak - before`` and
+  ``model_state_mb`` (weights, gradients and the two AdamW moments: 16 bytes per parameter;
+  tables of count models count as weights);
 - ``bits_per_char`` on the held-out characters and ``score_chars_per_s``.
 
 Results: ``benchmarks/results/scale.jsonl`` (appended) and ``benchmarks/results/scale.md``
@@ -39,6 +42,7 @@ step time and the load average (``loadavg``) recorded with each run help to judg
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import math
@@ -69,6 +73,17 @@ def _rss_mb() -> float:
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the process's peak resident size to its current size (Linux >= 4.0:
+    ``/proc/self/clear_refs``); False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        return False
+    return True
 
 
 def corpus(mb: float, unicode: bool) -> tuple[str, str, dict]:
@@ -129,6 +144,9 @@ def child(args: argparse.Namespace) -> dict:
         return run_training(module, task, settings, **kwargs)
 
     charzoo.neural.run_training = timed_run_training
+    load_peak = _peak_rss_mb()  # reading and joining the files
+    gc.collect()
+    peak_reset = _reset_peak_rss()  # from here on the peak is that of fit and score
     rss_before = _rss_mb()
     fit_start = time.perf_counter()
     model.fit(data)
@@ -158,6 +176,8 @@ def child(args: argparse.Namespace) -> dict:
         "steps": len(steps) if neural else None,
         "step_seconds": intervals[len(intervals) // 2] if intervals else None,
         "peak_rss_mb": peak,
+        "load_peak_rss_mb": load_peak,
+        "peak_reset": peak_reset,
         "rss_before_fit_mb": rss_before,
         "fit_added_mb": peak - rss_before,
         "model_state_mb": (n_state + 12 * n_params) / 2**20,
