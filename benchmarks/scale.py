@@ -190,6 +190,52 @@ def child(args: argparse.Namespace) -> dict:
     }
 
 
+def draw_times(sizes: list[float], models: list[str], reps: int, unicode: bool) -> list[dict]:
+    """Median time to draw one training batch from each corpus size, the sizes interleaved in
+    one process (machine load hits every size alike): the only per-step cost that could
+    depend on the corpus."""
+    import torch
+
+    import charzoo
+    from charzoo.data import encode_corpus, fit_tokenizer
+
+    streams = {size: corpus(size, unicode)[0] for size in sizes}
+    tokenizer = fit_tokenizer([streams[max(sizes)]])
+    encoded = {size: encode_corpus(tokenizer, [s], "stream") for size, s in streams.items()}
+    del streams
+    records = []
+    for name in models:
+        model = charzoo.create_model(name)
+        if "max_steps" not in model.get_params():
+            continue  # count models take no steps
+        tasks = {
+            size: model._training_task(c, None, torch.Generator().manual_seed(0))
+            for size, c in encoded.items()
+        }
+        times: dict[float, list[float]] = {size: [] for size in sizes}
+        for _ in range(reps):
+            for size, task in tasks.items():
+                start = time.perf_counter()
+                if hasattr(task, "_random_windows"):
+                    task._random_windows()
+                else:
+                    index = torch.randint(len(task.train), (task.batch_size,))
+                    task.train.batch(index)
+                times[size].append(time.perf_counter() - start)
+        median = {size: sorted(t)[len(t) // 2] for size, t in times.items()}
+        records.append(
+            {
+                "model": name,
+                "section": "batch_draw",
+                "median_us": {f"{size:g}": 1e6 * m for size, m in median.items()},
+                "ratio_largest_smallest": median[max(sizes)] / median[min(sizes)],
+                "reps": reps,
+                "loadavg": os.getloadavg()[0],
+            }
+        )
+    return records
+
+
 def launch(model: str, size: float, args: argparse.Namespace) -> dict:
     """Run one (model, size) in a fresh interpreter and return its record (or the error)."""
     command = [
@@ -240,15 +286,19 @@ def markdown(records: list[dict]) -> str:
         ".czb file before (its encoding time is not in data setup).",
         "",
         "Columns: data setup = `fit` until the first training step (count models: whole fit); "
-        "step = median seconds per training step; peak RSS = the run's process; added = peak "
-        "minus resident size before `fit` (corpus text already loaded); model = weights, "
-        "gradients and AdamW moments; bpc = held-out bits per character; score = held-out "
-        "characters scored per second.",
+        "step = median seconds per training step; peak RSS = the peak of `fit` and `score` "
+        "(the process's peak reset just before `fit`), or, marked `*`, the whole process's "
+        "peak including reading and joining the source files (runs without the reset: an "
+        "upper bound); added = peak minus the resident size before `fit` (Python, torch and "
+        "the corpus text); model = weights, gradients and AdamW moments; bpc = held-out bits "
+        "per character; score = held-out characters scored per second.",
         "",
         "| model | MB | input | files | vocab | data setup s | step s | peak RSS MB | added MB "
         "| model MB | bpc | score char/s | load |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    draws = [r for r in records if r.get("section") == "batch_draw"]
+    records = [r for r in records if r.get("section") != "batch_draw"]
     for r in records:
         if "error" in r:
             lines.append(f"| {r['model']} | {r['size_mb']} | error: {r['error']} |")
@@ -257,9 +307,33 @@ def markdown(records: list[dict]) -> str:
             f"| {r['model']} | {r['size_mb']:g} | {r['input']} | {r['corpus']['n_files']} "
             f"| {r['vocab_size']} "
             f"| {_fmt(r['data_setup_seconds'], '.2f')} | {_fmt(r['step_seconds'], '.4f')} "
-            f"| {r['peak_rss_mb']:.0f} | {r['fit_added_mb']:.0f} | {r['model_state_mb']:.0f} "
+            f"| {r['peak_rss_mb']:.0f}{'' if r.get('peak_reset') else '*'} "
+            f"| {r['fit_added_mb']:.0f}{'' if r.get('peak_reset') else '*'} "
+            f"| {r['model_state_mb']:.0f} "
             f"| {r['bits_per_char']:.3f} | {r['score_chars_per_s']:.0f} | {r['loadavg']:.1f} |"
         )
+    lines += ["", "Step time at the largest size over the smallest (same run, input `text`):", ""]
+    by_model: dict[str, dict[float, dict]] = {}
+    for r in records:
+        if "error" not in r and r.get("input") == "text" and r.get("step_seconds"):
+            by_model.setdefault(r["model"], {})[r["size_mb"]] = r
+    for model, runs in by_model.items():
+        small, large = runs[min(runs)], runs[max(runs)]
+        ratio = large["step_seconds"] / small["step_seconds"]
+        lines.append(
+            f"- {model}: {small['step_seconds']:.4g} s at {min(runs):g} MB, "
+            f"{large['step_seconds']:.4g} s at {max(runs):g} MB: ratio {ratio:.2f}"
+        )
+    if draws:
+        lines += [
+            "",
+            "Median time to draw one training batch, the corpus sizes interleaved in one "
+            f"process ({draws[0]['reps']} draws each; `--draw`):",
+            "",
+        ]
+        for r in draws:
+            shown = ", ".join(f"{us:.0f} µs at {mb} MB" for mb, us in r["median_us"].items())
+            lines.append(f"- {r['model']}: {shown}; ratio {r['ratio_largest_smallest']:.2f}")
     fingerprints = {r["size_mb"]: r["corpus"] for r in records if "corpus" in r and "size_mb" in r}
     lines += ["", "Corpus fingerprints (`load_python_source(max_bytes, random_state=0)`):", ""]
     for size, fp in sorted(fingerprints.items()):
@@ -293,7 +367,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", dest="model", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tmp", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--md-only", action="store_true", help="rewrite --md from --out")
+    parser.add_argument(
+        "--draw", action="store_true", help="only time batch drawing per size, interleaved"
+    )
     args = parser.parse_args(argv)
+    if args.draw:
+        models = args.models or builtin_models()
+        out = args.out or RESULTS / "scale.jsonl"
+        for record in draw_times(args.sizes, models, 300 if not args.smoke else 5, args.unicode):
+            line = json.dumps({**record, "date": time.strftime("%Y-%m-%d %H:%M")})
+            print(line, flush=True)
+            with open(out, "a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+        return 0
+    if args.md_only:
+        every = [json.loads(line) for line in args.out.read_text(encoding="utf-8").splitlines()]
+        args.md.write_text(markdown(every), encoding="utf-8")
+        return 0
     if args.child:
         args.model = args.child
         print(json.dumps(child(args)), flush=True)
