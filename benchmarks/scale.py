@@ -273,7 +273,7 @@ def _fmt(value, spec: str) -> str:
 def markdown(records: list[dict]) -> str:
     """The results table of ``records`` (one row each)."""
     first = next((r for r in records if "corpus" in r), {})
-    commands = sorted({r.get("command", "?") for r in records})
+    commands = sorted({r["command"] for r in records if "command" in r and "section" not in r})
     lines = [
         "# Scale: every built-in model on 1, 10 and 100 MB of Python source",
         "",
@@ -328,7 +328,8 @@ def markdown(records: list[dict]) -> str:
         lines += [
             "",
             "Median time to draw one training batch, the corpus sizes interleaved in one "
-            f"process ({draws[0]['reps']} draws each; `--draw`):",
+            f"process ({draws[0]['reps']} draws each; `{draws[0].get('command', '--draw')}`, "
+            "about 25 s, not under the lock):",
             "",
         ]
         for r in draws:
@@ -376,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
         models = args.models or builtin_models()
         out = args.out or RESULTS / "scale.jsonl"
         for record in draw_times(args.sizes, models, 300 if not args.smoke else 5, args.unicode):
+            shown = " ".join(a for a in sys.argv[1:] if a not in ("--out", str(args.out)))
+            record = {**record, "command": f"python benchmarks/scale.py {shown}".strip()}
             line = json.dumps({**record, "date": time.strftime("%Y-%m-%d %H:%M")})
             print(line, flush=True)
             with open(out, "a", encoding="utf-8") as handle:
