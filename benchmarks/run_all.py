@@ -11,7 +11,8 @@ The speed suite is :mod:`speed` (throughput, side-by-side baselines, peak memory
 ``benchmarks/results/speed.jsonl``). ``--quality`` also launches the quality scripts one after
 the other, each appending its JSON lines to its own ``benchmarks/results/<name>.jsonl``:
 ``core_models.py``, ``window_models.py``, ``sequence_models.py`` (names runs of every sequence
-model and the tiny-shakespeare stream runs), ``mixture.py`` (mixtures of zoo models on names,
+model and the tiny-shakespeare stream runs), ``scale.py`` (every built-in model on 1, 10 and
+100 MB of Python source), ``mixture.py`` (mixtures of zoo models on names,
 dinosaurs and Russian names; ``python benchmarks/mixture.py --smoke`` is its seconds-long
 check) and, when the plugin is installed, ``plugins_mingru.py``. Quality runs take tens of
 minutes; ``--only`` picks some of them.
@@ -46,6 +47,7 @@ def quality_jobs() -> dict[str, list[str]]:
             "--runs",
             *(f"shakespeare-{m}" for m in ("rnn", "gru", "lstm", "transformer")),
         ],
+        "scale": ["scale.py", "--steps", "20", "--held-out", "32768"],
     }
     jobs["mixture"] = ["mixture.py", "--corpus", "names", "dinos", "russian"]
     models = charzoo.list_models()

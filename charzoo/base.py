@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
-from charzoo.data import Corpus, check_texts, encode_corpus, resolve_mode
+from charzoo.data import Corpus, check_texts, encode_corpus, fit_tokenizer, resolve_mode
 from charzoo.sampler import Decoder, check_sampling_params, sample
 from charzoo.tokenizer import CharTokenizer, normalize
 from charzoo.utils import (
@@ -151,11 +151,12 @@ class CharLM(BaseEstimator):
 
         Parameters
         ----------
-        texts : iterable of str
-            Training texts: many short documents (names) or ``[corpus]`` for stream mode.
+        texts : iterable of str or EncodedCorpus
+            Training texts: many short documents (names) or ``[corpus]`` for stream mode,
+            or a memory-mapped :class:`~charzoo.encoded.EncodedCorpus` (one stream).
         y : None
             Ignored; present for scikit-learn compatibility.
-        validation_texts : iterable of str, optional
+        validation_texts : iterable of str or EncodedCorpus, optional
             Held-out texts for validation loss, best-weight selection and early stopping,
             used instead of splitting off ``validation_fraction`` of ``texts``.
         tokenizer : CharTokenizer, optional
@@ -168,36 +169,45 @@ class CharLM(BaseEstimator):
         -------
         self
         """
+        from charzoo.encoded import EncodedCorpus, fit_setup
+
         self._validate_params()
-        texts = check_texts(texts, for_fit=True)
         warm = getattr(self, "warm_start", False) and hasattr(self, "module_")
-        if tokenizer is not None:
-            tokenizer = _given_tokenizer(tokenizer, self.handle_unknown)
-            missing = set().union(*map(normalize, texts)) - set(tokenizer.chars)
-            if missing:
+        if isinstance(texts, EncodedCorpus):
+            if tokenizer is not None:
                 raise ValueError(
-                    f"tokenizer lacks characters of texts: {''.join(sorted(missing))!r}; fit "
-                    "the tokenizer on these texts too"
+                    "tokenizer cannot be given with an EncodedCorpus: the file carries its own "
+                    "vocabulary; encode the corpus with that tokenizer's characters instead"
                 )
-            if warm and tokenizer != self.tokenizer_:
-                raise ValueError(
-                    "tokenizer differs from the vocabulary of this warm-started model; pass "
-                    "the model's own tokenizer_ or set warm_start=False"
+            train = fit_setup(self, texts, warm)
+        else:
+            texts = check_texts(texts, for_fit=True)
+            if tokenizer is not None:
+                tokenizer = _given_tokenizer(tokenizer, self.handle_unknown)
+                missing = set().union(*map(normalize, texts)) - set(tokenizer.chars)
+                if missing:
+                    raise ValueError(
+                        f"tokenizer lacks characters of texts: {''.join(sorted(missing))!r}; "
+                        "fit the tokenizer on these texts too"
+                    )
+                if warm and tokenizer != self.tokenizer_:
+                    raise ValueError(
+                        "tokenizer differs from the vocabulary of this warm-started model; pass "
+                        "the model's own tokenizer_ or set warm_start=False"
+                    )
+            if not warm:
+                self.tokenizer_ = (
+                    fit_tokenizer(texts, self.handle_unknown, verbose=self.verbose)
+                    if tokenizer is None
+                    else tokenizer
                 )
-        if not warm:
-            self.tokenizer_ = (
-                CharTokenizer(handle_unknown=self.handle_unknown).fit(texts)
-                if tokenizer is None
-                else tokenizer
-            )
-            self.mode_ = resolve_mode(self.mode, len(texts))
-            self.max_text_length_ = 0
-        self.max_text_length_ = max(self.max_text_length_, max(len(t) for t in texts))
-        train = encode_corpus(self.tokenizer_, texts, self.mode_, "error")
+                self.mode_ = resolve_mode(self.mode, len(texts))
+                self.max_text_length_ = 0
+            self.max_text_length_ = max(self.max_text_length_, max(len(t) for t in texts))
+            train = encode_corpus(self.tokenizer_, texts, self.mode_, "error", verbose=self.verbose)
         val = None
         if validation_texts is not None:
-            validation_texts = check_texts(validation_texts, name="validation_texts")
-            val = encode_corpus(self.tokenizer_, validation_texts, self.mode_, self.handle_unknown)
+            val = self._encode_checked(validation_texts, "validation_texts")
         seed = seed_from(self.random_state)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -216,8 +226,17 @@ class CharLM(BaseEstimator):
     # ----------------------------------------------------------------------------- scoring
     def _encode(self, texts: object, name: str = "texts") -> Corpus:
         check_is_fitted(self, "module_")
+        return self._encode_checked(texts, name)
+
+    def _encode_checked(self, texts: object, name: str) -> Corpus:
+        from charzoo.encoded import EncodedCorpus
+
+        if isinstance(texts, EncodedCorpus):
+            return texts.to_corpus(self.tokenizer_, self.handle_unknown)
         texts = check_texts(texts, name=name)
-        return encode_corpus(self.tokenizer_, texts, self.mode_, self.handle_unknown)
+        return encode_corpus(
+            self.tokenizer_, texts, self.mode_, self.handle_unknown, verbose=self.verbose
+        )
 
     @uses_threads
     def score_samples(self, texts) -> np.ndarray:
@@ -228,7 +247,7 @@ class CharLM(BaseEstimator):
 
         Parameters
         ----------
-        texts : iterable of str
+        texts : iterable of str or EncodedCorpus
 
         Returns
         -------
@@ -250,7 +269,7 @@ class CharLM(BaseEstimator):
 
         Parameters
         ----------
-        texts : iterable of str
+        texts : iterable of str or EncodedCorpus
         y : None
             Ignored.
 

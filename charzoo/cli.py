@@ -8,14 +8,16 @@
     charzoo fit mlp names -o names.cz --param block_size=4 --max-steps 5000 --threads 1
     charzoo fit mlp names -o names.cz --resume names.cz --max-steps 2000   # train on
     charzoo fit mixture names -o mix.cz --member ngram:order=5 --member transformer
+    charzoo encode corpus.txt -o corpus.czb  # ids on disk; then: charzoo fit gru corpus.czb ...
     charzoo generate names.cz -n 20 --temperature 0.8 --novel names
     charzoo score names.cz test.txt
     charzoo info names.cz
 
 ``DATA`` is a UTF-8 text file (one text per line in document mode, the whole file in stream
-mode; a byte-order mark is skipped, ``\r\n`` and ``\r`` line ends read as ``\n``) or one of
-the bundled corpora ``names``, ``dinos``, ``shakespeare``. Errors print one line and exit with
-status 1 (2 for usage errors; 130 for Ctrl-C); ``--debug`` shows the traceback.
+mode; a byte-order mark is skipped, ``\r\n`` and ``\r`` line ends read as ``\n``), an encoded
+corpus ``.czb`` (one stream, memory-mapped), or one of the bundled corpora ``names``,
+``dinos``, ``shakespeare``. Errors print one line and exit with status 1 (2 for usage errors;
+130 for Ctrl-C); ``--debug`` shows the traceback.
 
 Start-up is kept short: ``import charzoo`` imports nothing heavy, and torch, scikit-learn and
 the plugins are imported only by the commands that need them, after the Ctrl-C handling is in
@@ -51,6 +53,12 @@ def _read_data(spec: str, mode: str | None) -> tuple[list[str], str]:
     from charzoo import datasets
 
     path = Path(spec)
+    if path.suffix == ".czb" and path.is_file():  # an encoded corpus: one stream
+        from charzoo.encoded import EncodedCorpus
+
+        if mode == "document":
+            raise CLIError(f"{spec} is an encoded corpus (one stream): drop --mode document")
+        return EncodedCorpus(path), "stream"
     if not path.exists() and spec in BUNDLED:
         if spec == "shakespeare":
             text = datasets.load_shakespeare()
@@ -228,11 +236,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     reporter = _Reporter(model, out, args)
     if "callbacks" in valid:
         model.set_params(callbacks=[*(model.callbacks or []), reporter])
-    n_chars = sum(len(t) for t in texts)
+    encoded = not isinstance(texts, list)  # a .czb file: one stream of len(texts) ids
+    n_texts = 1 if encoded else len(texts)
+    n_chars = len(texts) if encoded else sum(len(t) for t in texts)
     what = f"resuming {args.model} at step {model.n_steps_}" if args.resume else "training"
     if not args.resume:
         what += f" {args.model}"
-    _say(args, f"{what} on {len(texts)} texts ({n_chars} characters, {mode} mode)")
+    _say(args, f"{what} on {n_texts} texts ({n_chars} characters, {mode} mode)")
     # Ctrl-C while training stops it (keeping the best weights); while saving, the save
     # cleans up its temporary file; either way one line is printed
     with _on_sigint(signal.default_int_handler), warnings.catch_warnings():
@@ -335,6 +345,21 @@ def _say(args: argparse.Namespace, message: str) -> None:
         print(message, file=sys.stderr)
 
 
+def cmd_encode(args: argparse.Namespace) -> int:
+    from charzoo.encoded import encode_file
+
+    source = Path(args.text)
+    if not source.is_file():
+        raise CLIError(f"no such file: {args.text}")
+    encoded = encode_file(source, args.output, encoding=args.encoding, verbose=not args.quiet)
+    _say(
+        args,
+        f"wrote {args.output}: {len(encoded)} ids ({encoded.ids.dtype}), "
+        f"{len(encoded.chars)} distinct characters",
+    )
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -384,11 +409,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     model = _load(args.model_file, args.threads)
     texts, _ = _read_data(args.data, model.mode_)
     ppl = model.score(texts)
-    n = sum(len(t) + (model.mode_ == "document") for t in texts)
+    if isinstance(texts, list):
+        n = sum(len(t) + (model.mode_ == "document") for t in texts)
+    else:  # a .czb file
+        n = len(texts)
     print(f"perplexity      {ppl:.4f}")
     print(f"nll             {math.log(ppl):.4f} nats/char")
     print(f"bits per char   {math.log2(ppl):.4f}")
-    print(f"texts           {len(texts)}")
+    print(f"texts           {len(texts) if isinstance(texts, list) else 1}")
     print(f"predictions     {n}")
     return 0
 
@@ -526,6 +554,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or samples")
     p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("encode", help="encode a text file to ids (.czb) to fit on, memory-mapped")
+    p.add_argument("text", help="text file (one stream)")
+    p.add_argument("-o", "--output", required=True, help="encoded file to write (.czb)")
+    p.add_argument(
+        "--encoding",
+        default="utf-8-sig",
+        help="text encoding (default: UTF-8, a byte-order mark skipped)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser(
         "generate",

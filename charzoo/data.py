@@ -8,15 +8,25 @@ The context before the first target of each text is boundary ids.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from charzoo.tokenizer import BOUNDARY_ID, CharTokenizer, normalize
 
-__all__ = ["MODES", "Corpus", "WindowData", "check_texts", "encode_corpus", "resolve_mode"]
+__all__ = [
+    "MODES",
+    "Corpus",
+    "WindowData",
+    "check_texts",
+    "encode_corpus",
+    "fit_tokenizer",
+    "id_dtype",
+    "resolve_mode",
+]
 
 MODES = ("auto", "document", "stream")
 
@@ -65,14 +75,28 @@ def resolve_mode(mode: str, n_texts: int) -> str:
     return mode
 
 
+def id_dtype(vocab_size: int) -> np.dtype:
+    """The smallest integer dtype holding every id of a vocabulary of ``vocab_size`` ids:
+    ``uint8`` up to 256 ids, ``int16`` up to 32,768 (the bytes of ``uint16`` for these
+    non-negative ids, as nanoGPT stores them), ``int32`` above."""
+    if vocab_size <= 256:
+        return np.dtype(np.uint8)
+    if vocab_size <= 32768:
+        return np.dtype(np.int16)
+    return np.dtype(np.int32)
+
+
 @dataclass
 class Corpus:
     """Encoded texts: the flat target ids and where each text's targets lie.
 
     Attributes
     ----------
-    targets : torch.LongTensor of shape (n_targets,)
-        Ids to predict, text after text (document mode appends the end marker to each text).
+    targets : torch.Tensor of shape (n_targets,)
+        Ids to predict, text after text (document mode appends the end marker to each text),
+        in the compact dtype of :func:`id_dtype` (1, 2 or 4 bytes per character, never int64;
+        it may be a view of a memory-mapped file, see :class:`charzoo.encoded.EncodedCorpus`).
+        Consumers convert the ids they gather to int64 batch by batch.
     lengths : torch.LongTensor of shape (n_texts,)
         Number of targets of each text.
     mode : {"document", "stream"}
@@ -96,44 +120,141 @@ class Corpus:
         """For each target, the index of the text it belongs to."""
         return torch.repeat_interleave(torch.arange(self.n_texts), self.lengths)
 
+    def head(self, n: int) -> Corpus:
+        """The first ``n`` targets (a view; the last text kept is cut short)."""
+        if n >= len(self.targets):
+            return self
+        ends = torch.cumsum(self.lengths, 0)
+        lengths = (self.lengths - (ends - n).clamp(min=0)).clamp(min=0)
+        keep = int((lengths > 0).sum())
+        return Corpus(self.targets[:n], lengths[:keep], self.mode)
+
+
+_ENCODE_CHUNK = 1 << 22  # characters normalised and encoded together (bounded temporaries)
+
+
+def _pieces(texts: list[str]) -> Iterator[list[tuple[int, str, bool]]]:
+    """Groups of ``(text index, piece, is last piece of its text)`` of about ``chunk``
+    characters: short texts are grouped, long ones cut after a newline (a place where NFC
+    normalisation of the pieces equals that of the whole text)."""
+    group: list[tuple[int, str, bool]] = []
+    size, chunk = 0, _ENCODE_CHUNK
+    for i, text in enumerate(texts):
+        begin = 0
+        while len(text) - begin > chunk:
+            cut = text.rfind("\n", begin, begin + chunk) + 1
+            if cut <= begin:  # no newline in the piece: find the next one
+                cut = text.find("\n", begin + chunk) + 1 or len(text)
+            if cut >= len(text):
+                break
+            if group:
+                yield group
+                group, size = [], 0
+            yield [(i, text[begin:cut], False)]
+            begin = cut
+        piece = text[begin:] if begin else text
+        group.append((i, piece, True))
+        size += len(piece)
+        if size >= chunk:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def fit_tokenizer(
+    texts: list[str], handle_unknown: str = "error", *, verbose: bool | int = False
+) -> CharTokenizer:
+    """A :class:`CharTokenizer` fitted on ``texts`` (the same as ``CharTokenizer.fit``), in
+    chunks with a progress bar when ``verbose``."""
+    alphabet: set[str] = set()
+    with _progress(texts, verbose, "vocabulary") as bar:
+        for group in _pieces(texts):
+            for _, piece, _ in group:
+                alphabet.update(normalize(piece))
+            bar.update(sum(len(p) for _, p, _ in group))
+    tokenizer = CharTokenizer(handle_unknown=handle_unknown)
+    tokenizer._set_chars(sorted(alphabet))
+    return tokenizer
+
+
+def _progress(texts: list[str], verbose: bool | int, desc: str) -> tqdm:
+    n_chars = sum(map(len, texts)) if verbose else 0
+    return tqdm(
+        total=n_chars,
+        desc=desc,
+        unit="char",
+        unit_scale=True,
+        disable=not verbose or n_chars < _ENCODE_CHUNK,
+        leave=False,
+    )
+
+
+def _code_table(tokenizer: CharTokenizer) -> np.ndarray:
+    """``table[code point] = id`` for the vocabulary, -1 elsewhere (last entry: any larger
+    code point)."""
+    codes = np.array([ord(ch) for ch in tokenizer.chars], dtype=np.int64)
+    table = np.full(int(codes.max(initial=0)) + 2, -1, dtype=np.int32)
+    table[codes] = np.arange(1, len(codes) + 1, dtype=np.int32)
+    return table
+
 
 def encode_corpus(
-    tokenizer: CharTokenizer, texts: list[str], mode: str, handle_unknown: str | None = None
+    tokenizer: CharTokenizer,
+    texts: list[str],
+    mode: str,
+    handle_unknown: str | None = None,
+    *,
+    verbose: bool | int = False,
 ) -> Corpus:
-    """Encode ``texts`` with ``tokenizer`` into a :class:`Corpus` for ``mode``."""
-    fast = _encode_known(tokenizer, texts, mode)
-    if fast is not None:
-        return fast
-    # some character is outside the vocabulary: text by text, to raise or drop it
-    end = [np.array([BOUNDARY_ID], dtype=np.int64)] if mode == "document" else []
-    pieces = []
-    lengths = np.empty(len(texts), dtype=np.int64)
-    for i, text in enumerate(texts):
-        ids = tokenizer.encode(text, position=i, handle_unknown=handle_unknown)
-        pieces.append(ids)
-        pieces.extend(end)
-        lengths[i] = len(ids) + len(end)
-    flat = np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int64)
+    """Encode ``texts`` with ``tokenizer`` into a :class:`Corpus` for ``mode``.
+
+    Texts are normalised and encoded in chunks of about four million characters (temporary
+    memory stays bounded; the ids are stored in the dtype of :func:`id_dtype`), with a
+    progress bar when ``verbose`` and the texts hold more than one chunk.
+    """
+    dtype = id_dtype(tokenizer.vocab_size)
+    table = _code_table(tokenizer)
+    parts: list[np.ndarray] = []
+    lengths = np.zeros(len(texts), dtype=np.int64)
+    with _progress(texts, verbose, "encoding") as bar:
+        for group in _pieces(texts):
+            pieces = [normalize(p) for _, p, _ in group]
+            codes = np.frombuffer("".join(pieces).encode("utf-32-le"), dtype=np.uint32)
+            ids = table[np.minimum(codes, len(table) - 1)]
+            if (ids < 0).any():  # some character is outside the vocabulary: the slow path
+                bar.close()
+                return _encode_checked(tokenizer, texts, mode, handle_unknown)
+            sizes = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+            owner = np.fromiter((i for i, _, _ in group), dtype=np.int64, count=len(group))
+            last = np.fromiter((e for _, _, e in group), dtype=bool, count=len(group))
+            if mode == "document" and last.any():  # room for the end marker after each text
+                flat = np.full(len(ids) + int(last.sum()), BOUNDARY_ID, dtype=dtype)
+                shift = np.cumsum(last) - last
+                flat[np.arange(len(ids)) + np.repeat(shift, sizes)] = ids
+                ids, sizes = flat, sizes + last
+            np.add.at(lengths, owner, sizes)
+            parts.append(ids.astype(dtype, copy=False))
+            bar.update(sum(len(p) for _, p, _ in group))
+    flat = np.concatenate(parts) if len(parts) > 1 else parts[0] if parts else np.empty(0, dtype)
     return Corpus(torch.from_numpy(flat), torch.from_numpy(lengths), mode)
 
 
-def _encode_known(tokenizer: CharTokenizer, texts: list[str], mode: str) -> Corpus | None:
-    """All texts in one vectorised pass (the same ids as ``tokenizer.encode`` text by text),
-    or ``None`` when some character is not in the vocabulary."""
-    texts = [normalize(t) for t in texts]
-    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    vocab = np.array([ord(ch) for ch in tokenizer.chars], dtype=np.uint32)
-    order = np.argsort(vocab)
-    pos = np.searchsorted(vocab[order], codes).clip(max=max(len(vocab) - 1, 0))
-    if len(codes) and (len(vocab) == 0 or not (vocab[order][pos] == codes).all()):
-        return None
-    ids = order[pos].astype(np.int64) + 1
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    if mode == "document":  # room for the end marker after each text
-        flat = np.full(len(ids) + len(texts), BOUNDARY_ID, dtype=np.int64)
-        flat[np.arange(len(ids)) + np.repeat(np.arange(len(texts)), lengths)] = ids
-        ids, lengths = flat, lengths + 1
-    return Corpus(torch.from_numpy(ids), torch.from_numpy(lengths), mode)
+def _encode_checked(
+    tokenizer: CharTokenizer, texts: list[str], mode: str, handle_unknown: str | None
+) -> Corpus:
+    """Text by text, to raise on (naming the text and character) or drop unknown characters."""
+    dtype = id_dtype(tokenizer.vocab_size)
+    end = [np.array([BOUNDARY_ID], dtype=dtype)] if mode == "document" else []
+    pieces = []
+    lengths = np.empty(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        ids = tokenizer.encode(text, position=i, handle_unknown=handle_unknown).astype(dtype)
+        pieces.append(ids)
+        pieces.extend(end)
+        lengths[i] = len(ids) + len(end)
+    flat = np.concatenate(pieces) if pieces else np.empty(0, dtype=dtype)
+    return Corpus(torch.from_numpy(flat), torch.from_numpy(lengths), mode)
 
 
 def split_corpus(
@@ -150,31 +271,40 @@ def split_corpus(
         return _select_texts(corpus, order[n_val:].sort().values), _select_texts(
             corpus, order[:n_val].sort().values
         )
+    if corpus.n_texts == 1:  # one stream: views, no copy (it may be memory-mapped)
+        cut = len(corpus.targets) - max(1, int(round(fraction * len(corpus.targets))))
+        targets = corpus.targets
+        return (
+            Corpus(targets[:cut], torch.tensor([cut]), "stream"),
+            Corpus(targets[cut:], torch.tensor([len(targets) - cut]), "stream"),
+        )
     train_parts, val_parts = [], []
     for piece in torch.split(corpus.targets, corpus.lengths.tolist()):
         cut = len(piece) - max(1, int(round(fraction * len(piece))))
         train_parts.append(piece[:cut])
         val_parts.append(piece[cut:])
-    return _from_parts(train_parts, "stream"), _from_parts(val_parts, "stream")
+    dtype = corpus.targets.dtype
+    return _from_parts(train_parts, "stream", dtype), _from_parts(val_parts, "stream", dtype)
 
 
 def _select_texts(corpus: Corpus, index: torch.Tensor) -> Corpus:
     pieces = torch.split(corpus.targets, corpus.lengths.tolist())
-    return _from_parts([pieces[i] for i in index.tolist()], corpus.mode)
+    return _from_parts([pieces[i] for i in index.tolist()], corpus.mode, corpus.targets.dtype)
 
 
-def _from_parts(parts: list[torch.Tensor], mode: str) -> Corpus:
+def _from_parts(parts: list[torch.Tensor], mode: str, dtype: torch.dtype) -> Corpus:
     lengths = torch.tensor([len(p) for p in parts], dtype=torch.long)
-    targets = torch.cat(parts) if parts else torch.empty(0, dtype=torch.long)
+    targets = torch.cat(parts) if parts else torch.empty(0, dtype=dtype)
     return Corpus(targets, lengths, mode)
 
 
 class WindowData:
     """Fixed-size contexts for every target of a corpus, gathered lazily with tensor ops.
 
-    Each text is laid out as ``block_size`` boundary ids followed by its targets, so the
-    context of every target is the ``block_size`` ids before it. Memory stays O(corpus size);
-    :meth:`batch` gathers the contexts of the requested targets only.
+    The context of a target is the ``block_size`` ids before it in its text, with boundary
+    ids before the text's start. Nothing is stored per target beyond the corpus itself (no
+    padded copy, so a memory-mapped corpus stays on disk); :meth:`batch` gathers the contexts
+    of the requested targets only and returns them as int64.
 
     Parameters
     ----------
@@ -185,19 +315,23 @@ class WindowData:
 
     def __init__(self, corpus: Corpus, block_size: int) -> None:
         self.block_size = block_size
-        lengths = corpus.lengths
-        padded_starts = torch.cumsum(lengths + block_size, 0) - lengths  # first target of text
-        self.positions = torch.repeat_interleave(padded_starts - corpus.starts, lengths) + (
-            torch.arange(len(corpus.targets))
-        )
-        self.flat = torch.full((int((lengths + block_size).sum()),), BOUNDARY_ID, dtype=torch.long)
-        self.flat[self.positions] = corpus.targets
+        self.targets = corpus.targets
+        self._ends = torch.cumsum(corpus.lengths, 0)
+        self._starts = self._ends - corpus.lengths
         self._offsets = torch.arange(-block_size, 0)
 
     def __len__(self) -> int:
-        return len(self.positions)
+        return len(self.targets)
 
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Contexts ``(len(index), block_size)`` and targets ``(len(index),)`` of some targets."""
-        pos = self.positions[index]
-        return self.flat[pos[:, None] + self._offsets], self.flat[pos]
+        index = index.long()
+        if len(self._starts) == 1:
+            inner = index
+        else:
+            text = torch.searchsorted(self._ends, index, right=True)
+            inner = index - self._starts[text]  # position of each target in its text
+        pos = index[:, None] + self._offsets
+        context = self.targets[pos.clamp(min=0)].long()
+        context = context.masked_fill_(inner[:, None] + self._offsets < 0, BOUNDARY_ID)
+        return context, self.targets[index].long()

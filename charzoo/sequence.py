@@ -69,30 +69,40 @@ def _block_size(module: torch.nn.Module) -> int | None:
     return getattr(module, "block_size", None)
 
 
-def _inputs(corpus: Corpus) -> torch.Tensor:
-    """Input ids aligned with ``corpus.targets``: each text's targets shifted right by one,
-    starting from the boundary id."""
-    inputs = torch.roll(corpus.targets, 1)
-    if len(inputs):
-        inputs[corpus.starts[corpus.lengths > 0]] = BOUNDARY_ID
-    return inputs
+def _inputs_at(
+    corpus: Corpus, pos: torch.Tensor, starts: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Input ids (int64) at flat target positions ``pos``: the previous target of the same
+    text, or the boundary id at a text's first target. Gathered per batch, so no shifted copy
+    of the corpus is ever made."""
+    prev = corpus.targets[(pos - 1).clamp(min=0)].long()
+    starts = corpus.starts if starts is None else starts
+    if len(starts) == 1:
+        return prev.masked_fill_(pos == 0, BOUNDARY_ID)
+    text = (torch.searchsorted(starts, pos, right=True) - 1).clamp(min=0)
+    return prev.masked_fill_(starts[text] == pos, BOUNDARY_ID)
 
 
 def _padded(
-    inputs: torch.Tensor, corpus: Corpus, index: torch.Tensor, offsets: torch.Tensor | None = None
+    corpus: Corpus,
+    index: torch.Tensor,
+    offsets: torch.Tensor | None = None,
+    starts: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Inputs ``(B, T)``, targets ``(B, T)`` (padding = -100) and flat target positions of the
     texts ``index`` (from ``offsets`` into each text, default 0), right-padded to the longest."""
+    starts = corpus.starts if starts is None else starts
     lengths = corpus.lengths[index]
     if offsets is not None:
         lengths = lengths - offsets
     width = max(1, int(lengths.max()))
-    start = corpus.starts[index] + (offsets if offsets is not None else 0)
-    pos = start[:, None] + torch.arange(width)
+    inner = torch.arange(width) + (offsets[:, None] if offsets is not None else 0)
+    pos = starts[index][:, None] + inner
     mask = torch.arange(width) < lengths[:, None]
     pos = torch.where(mask, pos, 0)
-    x = torch.where(mask, inputs[pos], BOUNDARY_ID)
-    y = torch.where(mask, corpus.targets[pos], _IGNORE)
+    previous = corpus.targets[(pos - 1).clamp(min=0)].long()
+    x = torch.where(mask & (inner > 0), previous, BOUNDARY_ID)
+    y = torch.where(mask, corpus.targets[pos].long(), _IGNORE)
     return x, y, pos
 
 
@@ -120,14 +130,13 @@ def sequence_nll(module: torch.nn.Module, corpus: Corpus) -> torch.Tensor:
     out = torch.zeros(len(corpus.targets), dtype=torch.float32)
     if len(out) == 0:
         return out
-    inputs = _inputs(corpus)
     block = _block_size(module)
     order = torch.argsort(corpus.lengths, stable=True)
     order = order[corpus.lengths[order] > 0]
     long = order[corpus.lengths[order] > block] if block else order[:0]
     short = order[corpus.lengths[order] <= block] if block else order
     for part in _chunks(len(short), corpus.lengths[short], _SCORE_TOKENS):
-        x, y, pos = _padded(inputs, corpus, short[part])
+        x, y, pos = _padded(corpus, short[part])
         state = None
         for t in range(0, x.shape[1], _SCORE_CHUNK):
             logits, state = module(x[:, t : t + _SCORE_CHUNK].to(device), state)
@@ -136,13 +145,12 @@ def sequence_nll(module: torch.nn.Module, corpus: Corpus) -> torch.Tensor:
             keep = yc.cpu() != _IGNORE
             out[pos[:, t : t + _SCORE_CHUNK][keep]] = nll[keep]
     for text in long.tolist():
-        _score_windows(module, inputs, corpus, text, block, out)
+        _score_windows(module, corpus, text, block, out)
     return out
 
 
 def _score_windows(
     module: torch.nn.Module,
-    inputs: torch.Tensor,
     corpus: Corpus,
     text: int,
     block: int,
@@ -160,9 +168,11 @@ def _score_windows(
     for i in range(0, len(starts), rows):
         s = starts[i : i + rows]
         pos = begin + s[:, None] + offsets
-        logits, _ = module(inputs[pos].to(device))
+        inputs = corpus.targets[(pos - 1).clamp(min=0)].long()
+        inputs[pos == begin] = BOUNDARY_ID  # the text's first target
+        logits, _ = module(inputs.to(device))
         nll = F.cross_entropy(
-            logits.float().transpose(1, 2), corpus.targets[pos].to(device), reduction="none"
+            logits.float().transpose(1, 2), corpus.targets[pos].long().to(device), reduction="none"
         ).cpu()
         keep = offsets >= first_counted[i : i + rows, None]
         out[pos[keep]] = nll[keep]
@@ -279,9 +289,7 @@ def _validation_view(corpus: Corpus) -> Corpus:
         if n % _EVAL_SEGMENT:
             lengths = torch.cat([lengths, torch.tensor([n % _EVAL_SEGMENT])])
         return Corpus(corpus.targets[:n], lengths, corpus.mode)
-    ends = torch.cumsum(corpus.lengths, 0)
-    lengths = (corpus.lengths - (ends - n).clamp(min=0)).clamp(min=0)
-    return Corpus(corpus.targets[:n], lengths[lengths > 0], corpus.mode)
+    return corpus.head(n)
 
 
 class SequenceTask:
@@ -309,10 +317,10 @@ class SequenceTask:
         self.val = _validation_view(val) if val is not None and len(val.targets) else None
         self.length = length
         self.sampling = stream_sampling
-        self.inputs = _inputs(train)
+        self.starts = train.starts
         self.state: object = None
         self.column = 0
-        self.rows: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.rows: tuple[torch.Tensor, int] | None = None
         if train.mode == "stream":
             self.length = max(1, min(length, len(train.targets) - 1))
             if stream_sampling == "adjacent":
@@ -322,11 +330,8 @@ class SequenceTask:
                         f"the stream ({len(train.targets)} characters) is too short for "
                         f"batch_size={batch_size} adjacent rows; lower batch_size"
                     )
-                n = width * batch_size
-                self.rows = (
-                    shard(self.inputs[:n].view(batch_size, width)),
-                    shard(train.targets[:n].view(batch_size, width)),
-                )
+                # row r is the stream's r-th slice of ``width`` targets (this rank's rows)
+                self.rows = (shard(torch.arange(batch_size) * width), width)
 
     def _document_batch(self, module: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.randint(self.train.n_texts, (self.batch_size,), generator=self.generator)
@@ -334,24 +339,25 @@ class SequenceTask:
         excess = (self.train.lengths[index] - crop).clamp(min=0)
         offsets = (torch.rand(len(index), generator=self.generator) * (excess + 1)).long()
         offsets, index = shard(offsets), shard(index)  # this rank's part when data-parallel
-        x, y, _ = _padded(self.inputs, self.train, index, offsets)
+        x, y, _ = _padded(self.train, index, offsets, self.starts)
         return x[:, :crop], y[:, :crop]
 
     def _random_windows(self) -> tuple[torch.Tensor, torch.Tensor]:
         high = len(self.train.targets) - self.length + 1
         pos = shard(torch.randint(high, (self.batch_size, 1), generator=self.generator))
         pos = pos + torch.arange(self.length)
-        return self.inputs[pos], self.train.targets[pos]
+        return _inputs_at(self.train, pos, self.starts), self.train.targets[pos].long()
 
     def _adjacent_windows(self) -> tuple[torch.Tensor, torch.Tensor]:
-        x_rows, y_rows = self.rows
-        if self.column + 1 >= x_rows.shape[1]:  # wrap around: new pass, random phase
+        row_starts, width = self.rows
+        if self.column + 1 >= width:  # wrap around: new pass, random phase
             self.column = int(torch.randint(self.length, (1,), generator=self.generator))
-            self.column = min(self.column, x_rows.shape[1] - 2)
+            self.column = min(self.column, width - 2)
             self.state = None
-        cols = slice(self.column, self.column + self.length)
+        cols = torch.arange(self.column, min(self.column + self.length, width))
         self.column += self.length
-        return x_rows[:, cols], y_rows[:, cols]
+        pos = row_starts[:, None] + cols
+        return _inputs_at(self.train, pos, self.starts), self.train.targets[pos].long()
 
     def train_loss(self, module: torch.nn.Module) -> torch.Tensor:
         device = module_device(module)

@@ -119,13 +119,15 @@ def test_stream_mode(cls, sampling, shakespeare_text):
 
 def test_adjacent_windows_carry_state(shakespeare_text):
     model = CharLSTM(**_stream_params(CharLSTM), stream_sampling="adjacent").fit([shakespeare_text])
-    task = model._training_task(
-        model._encode([shakespeare_text]), None, torch.Generator().manual_seed(0)
-    )
+    corpus = model._encode([shakespeare_text])
+    task = model._training_task(corpus, None, torch.Generator().manual_seed(0))
     first_x, _ = task._adjacent_windows()
     task.train_loss(model.module_)
     second_x, _ = task._adjacent_windows()
-    rows = task.rows[0]
+    inputs = torch.roll(corpus.targets.long(), 1)
+    inputs[0] = 0  # the boundary id before the stream
+    width = task.rows[1]
+    rows = inputs[: width * len(task.rows[0])].view(-1, width)
     # each row continues where it stopped and the detached state is kept
     assert torch.equal(first_x, rows[:, :16]) and torch.equal(second_x, rows[:, 32:48])
     h, c = task.state

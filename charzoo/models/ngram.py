@@ -16,12 +16,16 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from charzoo.data import Corpus
 from charzoo.hookspecs import hookimpl
+from charzoo.models.ngram_counting import count_ngrams, layout, rolling_keys
+from charzoo.utils import module_device
 from charzoo.window import WindowLM
 
 __all__ = ["CharNGram", "NGramTable"]
 
 SMOOTHINGS = ("kneser_ney", "witten_bell", "add_k")
 _DENSE_LIMIT = 1 << 21  # entries of an order's key space looked up by direct indexing
+_SCORE_CHUNK = 1 << 18  # corpus positions scored together
+_FALLBACK_DISCOUNTS = np.array([0.5, 1.0, 1.5])  # KenLM's defaults for --discount_fallback
 
 
 class NGramTable(torch.nn.Module):
@@ -95,12 +99,22 @@ class NGramTable(torch.nn.Module):
         """``log P(target | context)`` for each row: the same interpolation as ``forward`` for
         the target alone (one lookup per order instead of a ``(N, V)`` table)."""
         vocab = self.vocab_size
+        ctx_keys = [torch.zeros_like(target)]
+        for k in range(2, self.order + 1):  # extend the context by one character to the left
+            ctx_keys.append(ctx_keys[-1] + context[:, -(k - 1)] * vocab ** (k - 2))
+        return self.log_prob_from_keys(ctx_keys, target)
+
+    def log_prob_from_keys(
+        self, ctx_keys: list[torch.Tensor], target: torch.Tensor
+    ) -> torch.Tensor:
+        """``log P(target | context)`` from the packed key of the context at every order
+        (``ctx_keys[k - 1]``: its last ``k - 1`` characters, boundary ids before the start of
+        a text)."""
+        vocab = self.vocab_size
         uniform = torch.full(target.shape, 1.0 / vocab, device=target.device)
         prob = uniform
-        ctx_key = torch.zeros_like(target)
         for k in range(1, self.order + 1):
-            if k > 1:
-                ctx_key = ctx_key + context[:, -(k - 1)] * vocab ** (k - 2)
+            ctx_key = ctx_keys[k - 1]
             dense = self._dense(k)
             if dense is not None:  # direct indexing
                 seen_table, gamma_table, alpha_table = dense
@@ -148,66 +162,82 @@ def _lookup(sorted_keys: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor
 
 
 def _kn_discounts(counts: np.ndarray, discount: float | None) -> np.ndarray:
-    """Discounts for counts 1, 2 and 3+ (modified Kneser-Ney, Chen & Goodman 1999)."""
+    """Discounts for counts 1, 2 and 3+ (modified Kneser-Ney, Chen & Goodman 1999, eq. 26).
+
+    When the counts of counts cannot give them (a count of count 1, 2 or 3 is zero, or an
+    estimate falls outside ``[0, j]`` for count ``j``, as for the unigrams of a small
+    alphabet) the fixed discounts 0.5, 1 and 1.5 are used, the fallback of KenLM's
+    ``lmplz --discount_fallback``.
+    """
     if discount is not None:
         return np.full(3, float(discount))
-    n1, n2, n3, n4 = (float((counts == c).sum()) for c in (1, 2, 3, 4))
-    if n1 == 0 or n2 == 0:  # too little data to estimate: the usual fixed discount
-        return np.full(3, 0.75)
-    y = n1 / (n1 + 2 * n2)
-    d = [1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3 if n3 else 3 - 4 * y]
-    return np.clip(d, 0.05, [1.0, 2.0, 3.0])
+    n = [float((counts == c).sum()) for c in (1, 2, 3, 4)]
+    if n[0] and n[1] and n[2]:
+        y = n[0] / (n[0] + 2 * n[1])
+        d = np.array([j - (j + 1) * y * n[j] / n[j - 1] for j in (1, 2, 3)])
+        if ((d >= 0) & (d <= np.array([1.0, 2.0, 3.0]))).all():
+            return d
+    return _FALLBACK_DISCOUNTS.copy()
 
 
 class CharNGram(WindowLM):
     """Character n-gram model of any order from smoothed counts.
 
-    The previous ``order - 1`` characters predict the next one. Probabilities are interpolated
-    from the longest seen context down to the unigram and a uniform floor, so perplexity is
-    finite on any text made of training characters. Fitting is closed-form (vectorised counts,
-    no gradient training); the boundary id pads the start context and marks the end.
+        The previous ``order - 1`` characters predict the next one. Probabilities are interpolated
+        from the longest seen context down to the unigram and a uniform floor, so perplexity is
+        finite on any text made of training characters. Fitting is closed-form (vectorised counts,
+        no gradient training). The start of a text is a single start symbol (the boundary id),
+    as in KenLM and IRSTLM: contexts reaching before it back off to it, so the counts and
+    probabilities are those of the toolkits on ``<s> c1 .. cL </s>``; the boundary id also marks
+    the end of a text in document mode.
 
-    Parameters
-    ----------
-    order : int, default=3
-        n of the n-gram: the context is ``order - 1`` characters (``order=2`` is a bigram).
-    smoothing : {"kneser_ney", "witten_bell", "add_k"}, default="kneser_ney"
-        ``"kneser_ney"``: interpolated modified Kneser-Ney (absolute discounting of the counts,
-        lower orders from continuation counts). ``"witten_bell"``: interpolation weighted by
-        the number of distinct followers of a context. ``"add_k"``: ``(count + alpha) /
-        (total + alpha * V)`` at the longest seen context (additive smoothing, no
-        interpolation).
-    alpha : float, default=1.0
-        Pseudo-count of ``"add_k"``; 0 is the maximum-likelihood estimate, which gives unseen
-        n-grams zero probability (infinite perplexity). Ignored by the other smoothings.
-    discount : float in (0, 1] or None, default=None
-        Fixed Kneser-Ney discount for every order; None estimates three discounts per order
-        (for counts 1, 2 and 3+) from the counts of counts.
-    **kwargs
-        Common parameters of :class:`charzoo.base.CharLM` (``mode``, ``random_state``, ...).
+        Parameters
+        ----------
+        order : int, default=3
+            n of the n-gram: the context is ``order - 1`` characters (``order=2`` is a bigram).
+        smoothing : {"kneser_ney", "witten_bell", "add_k"}, default="kneser_ney"
+            ``"kneser_ney"``: interpolated modified Kneser-Ney (absolute discounting of the counts,
+            lower orders from continuation counts). ``"witten_bell"``: interpolation weighted by
+            the number of distinct followers of a context. ``"add_k"``: ``(count + alpha) /
+            (total + alpha * V)`` at the longest seen context (additive smoothing, no
+            interpolation).
+        alpha : float, default=1.0
+            Pseudo-count of ``"add_k"``; 0 is the maximum-likelihood estimate, which gives unseen
+            n-grams zero probability (infinite perplexity). Ignored by the other smoothings.
+        discount : float in (0, 1] or None, default=None
+            Fixed Kneser-Ney discount for every order; None estimates three discounts per order
+            (for counts 1, 2 and 3+) from the counts of counts.
+        prune : int, default=0
+            Drop the n-grams of order 3 and above seen at most ``prune`` times in the training
+            data (``prune=1`` drops singletons, as KenLM's ``lmplz --prune 0 0 1``), after
+            smoothing: their probability mass goes to their context's back-off weight, so every
+            distribution still sums to one. Shrinks the model and its scoring memory at a small
+            cost in perplexity (see the n-gram section of ``docs/zoo.md``); 0 keeps every n-gram.
+        **kwargs
+            Common parameters of :class:`charzoo.base.CharLM` (``mode``, ``random_state``, ...).
 
-    Attributes
-    ----------
-    tokenizer_ : CharTokenizer
-    module_ : NGramTable
-    mode_ : {"document", "stream"}
-    n_ngrams_ : int
-        Number of distinct n-grams stored over all orders.
+        Attributes
+        ----------
+        tokenizer_ : CharTokenizer
+        module_ : NGramTable
+        mode_ : {"document", "stream"}
+        n_ngrams_ : int
+            Number of distinct n-grams stored over all orders.
 
-    References
-    ----------
-    R. Kneser, H. Ney, "Improved backing-off for M-gram language modeling", ICASSP (1995).
-    S. F. Chen, J. Goodman, "An empirical study of smoothing techniques for language
-    modeling", Computer Speech & Language 13 (1999).
-    I. H. Witten, T. C. Bell, "The zero-frequency problem", IEEE Trans. Inf. Theory 37 (1991).
+        References
+        ----------
+        R. Kneser, H. Ney, "Improved backing-off for M-gram language modeling", ICASSP (1995).
+        S. F. Chen, J. Goodman, "An empirical study of smoothing techniques for language
+        modeling", Computer Speech & Language 13 (1999).
+        I. H. Witten, T. C. Bell, "The zero-frequency problem", IEEE Trans. Inf. Theory 37 (1991).
 
-    Examples
-    --------
-    >>> from charzoo import CharNGram
-    >>> from charzoo.datasets import load_names
-    >>> model = CharNGram(order=4).fit(load_names())
-    >>> model.score(["emma", "olivia"]) < 10
-    True
+        Examples
+        --------
+        >>> from charzoo import CharNGram
+        >>> from charzoo.datasets import load_names
+        >>> model = CharNGram(order=4).fit(load_names())
+        >>> model.score(["emma", "olivia"]) < 10
+        True
     """
 
     _parameter_constraints: dict = {
@@ -215,6 +245,7 @@ class CharNGram(WindowLM):
         "smoothing": [StrOptions(set(SMOOTHINGS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "discount": [Interval(Real, 0, 1, closed="right"), None],
+        "prune": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -224,6 +255,7 @@ class CharNGram(WindowLM):
         smoothing: str = "kneser_ney",
         alpha: float = 1.0,
         discount: float | None = None,
+        prune: int = 0,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
@@ -231,6 +263,7 @@ class CharNGram(WindowLM):
         self.smoothing = smoothing
         self.alpha = alpha
         self.discount = discount
+        self.prune = prune
 
     def _context_length(self) -> int:
         return max(1, self.order - 1)
@@ -243,28 +276,34 @@ class CharNGram(WindowLM):
     def n_ngrams_(self) -> int:
         return sum(len(self.module_.level(k)[0]) for k in range(1, self.order + 1))
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        if not np.isfinite(self.alpha):
+            raise ValueError(
+                f"alpha={self.alpha!r} is not a finite pseudo-count; pass a number >= 0 such as "
+                "1.0 (larger values flatten add-k estimates towards uniform)"
+            )
+
     def _fit_model(self, train: Corpus, val: Corpus | None, generator: torch.Generator) -> None:
         vocab, order = self.tokenizer_.vocab_size, self.order
         if order * np.log2(vocab) >= 62:
+            highest = max(1, int(61.999 // np.log2(vocab)))
             raise ValueError(
                 f"order={order} is too high for a vocabulary of {vocab} characters: n-gram "
-                "keys would overflow int64"
+                f"keys would overflow int64; use order <= {highest} or fewer distinct characters"
             )
-        data = self._window_data(train)
-        context, target = (t.numpy() for t in data.batch(torch.arange(len(data))))
-        # keys[k]: the k-gram ending at every target as a base-V number (numpy: its unique
-        # and sort stay fast on a busy machine, where torch's threaded sort does not)
-        keys = {1: target}
-        for k in range(2, order + 1):
-            keys[k] = context[:, -(k - 1)] * vocab ** (k - 1) + keys[k - 1]
-        unique = {k: np.unique(keys[k], return_counts=True) for k in keys}
+        flat, is_target = layout(train.targets, train.lengths, order - 1, vocab)
+        counted = count_ngrams(flat, is_target, vocab, order)
+        del flat, is_target
         self.module_ = self._build_module()
+        names = ("ngram_keys", "alpha", "context_keys", "gamma", "context_offsets")
         for k in range(1, order + 1):
-            ngrams, counts = unique[k]
-            counts = counts.astype(np.float64)
+            ngrams, raw = counted[k - 1]
+            counts = raw.astype(np.float64)
             if self.smoothing == "kneser_ney" and k < order:
-                counts = _continuation_counts(ngrams, counts, unique[k + 1][0], vocab, k)
+                counts = _continuation_counts(ngrams, counts, counted[k][0], vocab, k)
             contexts, ctx_index = np.unique(ngrams // vocab, return_inverse=True)
+            ctx_index = ctx_index.reshape(-1)
             total = np.bincount(ctx_index, weights=counts)
             if self.smoothing == "kneser_ney":
                 d = _kn_discounts(counts, self.discount)
@@ -275,20 +314,52 @@ class CharNGram(WindowLM):
                 followers = np.bincount(ctx_index).astype(np.float64)
                 alpha = counts / (total + followers)[ctx_index]
                 gamma = followers / (total + followers)
-            else:
-                denom = total + self.alpha * vocab
-                alpha = counts / denom[ctx_index]
-                gamma = self.alpha * vocab / denom
-            offsets = np.concatenate([[0], np.cumsum(np.bincount(ctx_index))])
-            names = ("ngram_keys", "alpha", "context_keys", "gamma", "context_offsets")
+            else:  # add-k, in a form that stays finite for any finite alpha
+                pseudo = self.alpha * vocab
+                alpha = counts / (total + pseudo)[ctx_index]
+                gamma = 1.0 / (1.0 + total / pseudo) if pseudo > 0 else np.zeros_like(total)
+            if self.prune and k >= 3:  # drop rare n-grams, their mass backs off
+                drop = raw <= self.prune
+                gamma = gamma + np.bincount(ctx_index[drop], alpha[drop], len(contexts))
+                keep = ~drop
+                ngrams, alpha, ctx_index = ngrams[keep], alpha[keep], ctx_index[keep]
+            per_context = np.bincount(ctx_index, minlength=len(contexts))
+            offsets = np.concatenate([[0], np.cumsum(per_context)])
+            del counts, ctx_index, raw
+            counted[k - 1] = None  # only the next order's keys are still needed
             for name, value in zip(names, (ngrams, alpha, contexts, gamma, offsets)):
-                value = torch.from_numpy(value)
+                value = torch.from_numpy(np.ascontiguousarray(value))
                 setattr(
                     self.module_,
                     f"{name}_{k}",
-                    value.float() if value.is_floating_point() else value,
+                    value.float() if value.is_floating_point() else value.long(),
                 )
         self.module_.to(self._resolve_device())
+
+    def _token_nll(self, corpus: Corpus) -> torch.Tensor:
+        """NLL of every target, from the packed keys of its contexts computed chunk by chunk
+        over a compact layout of the corpus (the same contexts as the window view: boundary
+        ids before the start of a text, which back off to the single start symbol)."""
+        module = self.module_.eval()
+        vocab, order = module.vocab_size, module.order
+        pad = max(1, order - 1)
+        flat, is_target = layout(corpus.targets, corpus.lengths, pad, vocab)
+        device = module_device(module)
+        out = []
+        with torch.no_grad():
+            for start in range(pad, len(flat), _SCORE_CHUNK):
+                stop = min(start + _SCORE_CHUNK, len(flat))
+                select = flat[start:stop] != 0 if is_target is None else is_target[start:stop]
+                target = torch.from_numpy(flat[start:stop][select].astype(np.int64))
+                ctx_keys = [torch.zeros_like(target)]
+                if order > 1:  # the (k-1)-grams ending just before each target
+                    previous = rolling_keys(flat[start - (order - 1) : stop - 1], vocab, order - 1)
+                    ctx_keys += [torch.from_numpy(keys[select]) for keys in previous]
+                log_prob = module.log_prob_from_keys(
+                    [key.to(device) for key in ctx_keys], target.to(device)
+                )
+                out.append(-log_prob.float().cpu())
+        return torch.cat(out) if out else torch.empty(0)
 
 
 def _continuation_counts(
