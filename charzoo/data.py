@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from charzoo.tokenizer import BOUNDARY_ID, CharTokenizer, normalize
+from charzoo.utils import show_progress
 
 __all__ = [
     "MODES",
@@ -178,7 +179,8 @@ def fit_tokenizer(
     return tokenizer
 
 
-def _progress(texts: list[str], verbose: bool | int, desc: str) -> tqdm:
+def _progress(texts: list[str], verbose: bool | int | str, desc: str) -> tqdm:
+    verbose = show_progress(verbose)  # "auto": in interactive use only
     n_chars = sum(map(len, texts)) if verbose else 0
     return tqdm(
         total=n_chars,

@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 
 from charzoo.data import Corpus, _code_table, id_dtype
 from charzoo.tokenizer import CharTokenizer, normalize
+from charzoo.utils import show_progress
 
 __all__ = ["EncodedCorpus", "encode_file", "fit_setup", "write_encoded"]
 
@@ -288,7 +289,9 @@ def encode_file(
     total = source.stat().st_size
 
     def bar(desc: str) -> tqdm:
-        return tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=not verbose)
+        return tqdm(
+            total=total, desc=desc, unit="B", unit_scale=True, disable=not show_progress(verbose)
+        )
 
     try:
         alphabet: set[str] = set()

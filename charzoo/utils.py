@@ -17,7 +17,6 @@ __all__ = [
     "resolve_device",
     "seed_from",
     "show_progress",
-    "show_progress",
     "torch_threads",
     "uses_threads",
 ]
