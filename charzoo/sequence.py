@@ -422,6 +422,11 @@ class NeuralSequenceLM(NeuralMixin, SequenceLM):
         """Length of the stream-mode training windows (BPTT steps)."""
         return self.block_size
 
+    def _probe_batch(self, train: Corpus) -> torch.Tensor:
+        longest = int(train.lengths.max()) if train.n_texts else 1
+        width = max(1, min(self._train_length(), longest))
+        return torch.zeros((self.batch_size, width), dtype=torch.long, device="meta")
+
     def _training_task(
         self, train: Corpus, val: Corpus | None, generator: torch.Generator
     ) -> SequenceTask:

@@ -152,6 +152,11 @@ class WindowLM(CharLM):
 class NeuralWindowLM(NeuralMixin, WindowLM):
     """Window models trained by gradient descent on random windows (see :class:`NeuralMixin`)."""
 
+    def _probe_batch(self, train: Corpus) -> torch.Tensor:
+        return torch.zeros(
+            (self.batch_size, self._context_length()), dtype=torch.long, device="meta"
+        )
+
     def _training_task(
         self, train: Corpus, val: Corpus | None, generator: torch.Generator
     ) -> WindowTask:

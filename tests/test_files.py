@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from charzoo import CharBigram, ModelFileError, load
-from charzoo.persistence import FORMAT_VERSION
+from charzoo.persistence import FORMAT_VERSION, _checksum
+
+
+def _resave(payload, path):
+    """Write an edited payload with a valid checksum (as another charzoo would)."""
+    payload["checksum"] = _checksum(payload)
+    torch.save(payload, path)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +36,7 @@ def test_file_records_versions_and_plugin(saved):
 def test_truncated_file(saved, tmp_path):
     bad = tmp_path / "truncated.cz"
     bad.write_bytes(saved.read_bytes()[: os.path.getsize(saved) // 2])
-    with pytest.raises(ModelFileError, match="corrupted, truncated"):
+    with pytest.raises(ModelFileError, match="corrupted or truncated"):
         load(bad)
 
 
@@ -83,7 +89,7 @@ def test_missing_plugin_names_package(saved, tmp_path):
     payload = torch.load(saved, weights_only=True)
     payload["model"], payload["package"] = "not-installed-model", "charzoo-missing-plugin"
     orphan = tmp_path / "orphan.cz"
-    torch.save(payload, orphan)
+    _resave(payload, orphan)
     with pytest.raises(ModelFileError, match="pip install charzoo-missing-plugin"):
         load(orphan)
 
@@ -122,7 +128,7 @@ def test_file_from_another_charzoo_version_loads(saved, tmp_path):
     payload = torch.load(saved, weights_only=True)
     payload["charzoo_version"] = "0.2.7"  # same file format, other release
     other = tmp_path / "other_release.cz"
-    torch.save(payload, other)
+    _resave(payload, other)
     assert load(other).score(["emma"]) == load(saved).score(["emma"])
 
 
