@@ -756,16 +756,17 @@ def cli_cases() -> list[Case]:
 
     def cli(args, files=None):
         def run(ctx):
-            argv = [a.format(tmp=ctx.tmp) for a in args]
+            argv = [a.replace("{tmp}", ctx.tmp) for a in args]
             for key, data in (files or {}).items():
                 ctx.file("cli", key, data)
             if any("{model}" in a for a in args):
                 argv = [a.replace("{model}", ctx.saved("mlp")) for a in argv]
-            proc = subprocess.run(
+            proc = subprocess.run(  # cwd: the tree on PYTHONPATH is the one measured
                 [sys.executable, "-m", "charzoo", *argv],
                 capture_output=True,
                 text=True,
                 timeout=120,
+                cwd=ctx.tmp,
                 env={**os.environ, "OMP_NUM_THREADS": "1"},
             )
             return proc.returncode, proc.stderr

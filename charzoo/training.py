@@ -34,10 +34,11 @@ class TrainingDivergedWarning(RuntimeWarning):
     """The training loss became NaN or infinite; the last sane weights were restored."""
 
 
-# An evaluation is *sane* when its losses are finite and its mean training loss is at most this
-# many times the loss of the first training step (about log(vocab_size) for a fresh model) plus one nat. Weights whose loss
-# is finite but far above the untrained loss (learning_rate=1e6 reaches 1e6-scale weights with
-# finite but huge losses) are not worth restoring: they can score inf.
+# An evaluation is *sane* when its losses are finite and its mean training loss is at most
+# this many times the loss of the first training step (about log(vocab_size) for a fresh
+# model) plus one nat. Weights whose loss is finite but far above the untrained loss
+# (learning_rate=1e6 reaches 1e6-scale weights with finite but huge losses) are not worth
+# restoring: they can score inf.
 _SANE_FACTOR = 2.0
 MIN_EVAL_INTERVAL = 50
 

@@ -29,6 +29,7 @@ __all__ = ["NeuralWindowLM", "WindowLM", "window_nll"]
 
 _SCORE_CHUNK = 4096  # windows per forward pass: larger chunks fall out of the CPU caches
 _DISTINCT_CHUNK = 65536  # windows searched together for repeated (context, target) pairs
+_GATHER_IDS = 2**22  # at most this many context ids gathered at once (32 MB): huge block_size
 
 
 @torch.no_grad()
@@ -43,16 +44,18 @@ def window_nll(module: torch.nn.Module, data: WindowData) -> torch.Tensor:
     device = module_device(module)
     target_log_prob = getattr(module, "target_log_prob", None)
     out = torch.empty(len(data), dtype=torch.float32)
-    for start in range(0, len(data), _DISTINCT_CHUNK):
-        stop = min(start + _DISTINCT_CHUNK, len(data))
+    rows = max(1, min(_DISTINCT_CHUNK, _GATHER_IDS // max(1, data.block_size)))
+    for start in range(0, len(data), rows):
+        stop = min(start + rows, len(data))
         x, y = data.batch(torch.arange(start, stop))
         if target_log_prob is not None:  # memory O(rows): no smaller chunks needed
             out[start:stop] = -target_log_prob(x.to(device), y.to(device)).float().cpu()
             continue
         pairs, inverse = _distinct_pairs(torch.cat([x, y[:, None]], dim=1))
         nll = torch.empty(len(pairs), dtype=torch.float32)
-        for first in range(0, len(pairs), _SCORE_CHUNK):
-            chunk = pairs[first : first + _SCORE_CHUNK].to(device)
+        step = max(1, min(_SCORE_CHUNK, rows))
+        for first in range(0, len(pairs), step):
+            chunk = pairs[first : first + step].to(device)
             logits = module(chunk[:, :-1]).float()
             nll[first : first + len(chunk)] = F.cross_entropy(
                 logits, chunk[:, -1], reduction="none"
