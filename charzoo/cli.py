@@ -379,6 +379,10 @@ def main(argv: list[str] | None = None) -> int:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if isinstance(exc, FileNotFoundError) and exc.filename:
             message = f"no such file: {exc.filename}"
+        elif isinstance(exc, MemoryError) or "can't allocate memory" in message:
+            message = "not enough memory for this request; lower n, max_length or the model size"
+        elif not isinstance(exc, (ValueError, TypeError, OSError, CLIError)):
+            message = f"internal error ({type(exc).__name__}: {message}); rerun with --debug"
         print(f"charzoo: error: {message}", file=sys.stderr)
         return 1
 
