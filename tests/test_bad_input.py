@@ -199,3 +199,20 @@ def test_default_eval_interval_rule():
     assert default_eval_interval(200) == 50
     assert default_eval_interval(5000) == 250
     assert default_eval_interval(10**6) == 500
+
+
+def test_neural_bigram_is_bit_reproducible_with_two_threads():
+    from charzoo import CharNeuralBigram
+    from charzoo.datasets import load_names
+
+    names = load_names()[:3000]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        runs = [
+            CharNeuralBigram(max_steps=40, random_state=0).fit(names).score_samples(names[:300])
+            for _ in range(2)
+        ]
+    finally:
+        torch.set_num_threads(threads)
+    assert np.array_equal(runs[0], runs[1])
