@@ -960,13 +960,14 @@ def main() -> None:
     if args.worker:
         worker()
         return
-    ids = [c.id for c in all_cases() if args.only in c.id]
+    cases = [c for c in all_cases() if args.only in c.id]
+    kinds = {c.id: c.kind for c in cases}
     start = time.perf_counter()
-    results = run_all(ids, args.timeout)
+    results = run_all([c.id for c in cases], args.timeout)
     by_kind: dict[str, Counter] = {}
     for r in results:
-        kind = r.get("kind") or r["id"].split("/")[1].split("-")[0]
-        by_kind.setdefault(kind, Counter())[r["outcome"]] += 1
+        r.setdefault("kind", kinds[r["id"]])  # HANG/CRASH rows come from the parent
+        by_kind.setdefault(r["kind"], Counter())[r["outcome"]] += 1
     total = Counter(r["outcome"] for r in results)
     summary = {
         "summary": True,

@@ -155,6 +155,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             flag = "--" + key.replace("_", "-").replace("validation", "val")
             raise CLIError(f"model {args.model!r} has no parameter {key!r} ({flag})")
         params[key] = value
+    if args.sample_every and "eval_interval" in valid and "eval_interval" not in params:
+        params["eval_interval"] = args.sample_every  # samples are shown at evaluations
     texts, mode = _read_data(args.data, args.mode)
     params["mode"] = mode
     if "verbose" in valid:
