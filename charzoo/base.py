@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import sys
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -398,6 +399,12 @@ def _reject_bools(constraints: dict, params: dict, caller: str) -> None:
         allowed = constraints[key]
         if any((isinstance(c, str) and c in _BOOL_OK) or c in (bool, object) for c in allowed):
             continue
+        numeric = any(
+            c == "random_state" or getattr(c, "type", None) in (Integral, Real, int, float)
+            for c in allowed
+        )
+        if not numeric:
+            continue  # scikit-learn's own message names the expected type
         raise TypeError(
             f"The {key!r} parameter of {caller} must be a number, not the bool {value!r}; "
             f"pass an int or float (e.g. {key}=1) instead of True/False"

@@ -374,8 +374,9 @@ def _check_state(module: torch.nn.Module, state: dict, path: Path) -> None:
                 f"cannot load {path}: tensor {key} is {tensor.dtype} {tuple(tensor.shape)}, "
                 f"the model needs {want.dtype} {tuple(want.shape)}"
             )
-        if tensor.is_floating_point():
+        if tensor.is_floating_point():  # count tables may hold -inf log-probabilities
             bad = ~torch.isfinite(tensor) if key in parameters else torch.isnan(tensor)
+            bad = bad | torch.isposinf(tensor)
             if bool(bad.any()):
                 raise ModelFileError(
                     f"cannot load {path}: tensor {key} holds non-finite values (NaN/inf), "
@@ -424,8 +425,13 @@ def load_model(path: str | os.PathLike, device: str | None = None) -> CharLM:
     params = _json_field(payload, "params", path)
     if not isinstance(params, dict):
         raise ModelFileError(f"cannot load {path}: its 'params' field is not a record")
-    known = set(cls._get_param_names())
-    model = cls(**{k: v for k, v in params.items() if k in known})
+    unknown = sorted(set(params) - set(cls._get_param_names()))
+    if unknown:
+        raise ModelFileError(
+            f"cannot load {path}: {cls.__name__} has no hyperparameter(s) {unknown}; the file "
+            "was edited or written for another model"
+        )
+    model = cls(**params)
     try:
         model._validate_params(device=False)
     except (TypeError, ValueError) as exc:
