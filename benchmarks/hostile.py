@@ -954,13 +954,15 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help="write one JSON line per case here")
     parser.add_argument("--only", default="", help="substring filter on case ids")
+    parser.add_argument("--ids", default="", help="comma-separated case ids to run")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per case")
     parser.add_argument("--label", default="", help="stored with the summary (e.g. the tree)")
     args = parser.parse_args()
     if args.worker:
         worker()
         return
-    cases = [c for c in all_cases() if args.only in c.id]
+    wanted = set(filter(None, args.ids.split(",")))
+    cases = [c for c in all_cases() if args.only in c.id and (not wanted or c.id in wanted)]
     kinds = {c.id: c.kind for c in cases}
     start = time.perf_counter()
     results = run_all([c.id for c in cases], args.timeout)

@@ -12,6 +12,7 @@ import torch
 __all__ = [
     "available_memory",
     "check_device",
+    "widest",
     "make_generator",
     "module_device",
     "resolve_device",
@@ -174,6 +175,18 @@ def _mapped_bytes() -> int:
     except OSError:
         pass
     return 0
+
+
+ACTIVATION_FLOATS = 2**26  # floats one scoring pass may create per layer output (256 MB)
+
+
+def widest(module: torch.nn.Module) -> int:
+    """The largest dimension of any parameter: a bound on the width of the activations.
+
+    Scoring passes divide :data:`ACTIVATION_FLOATS` by it, so a model with ``n_embd=10**6``
+    scores a few positions per pass instead of allocating gigabytes.
+    """
+    return max((max(p.shape) for p in module.parameters() if p.dim()), default=1)
 
 
 def module_device(module: torch.nn.Module) -> torch.device:

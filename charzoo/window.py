@@ -23,7 +23,7 @@ from charzoo.data import Corpus, WindowData
 from charzoo.distributed import shard
 from charzoo.neural import NeuralMixin
 from charzoo.tokenizer import BOUNDARY_ID
-from charzoo.utils import module_device
+from charzoo.utils import ACTIVATION_FLOATS, module_device, widest
 
 __all__ = ["NeuralWindowLM", "WindowLM", "window_nll"]
 
@@ -53,7 +53,9 @@ def window_nll(module: torch.nn.Module, data: WindowData) -> torch.Tensor:
             continue
         pairs, inverse = _distinct_pairs(torch.cat([x, y[:, None]], dim=1))
         nll = torch.empty(len(pairs), dtype=torch.float32)
-        step = max(1, min(_SCORE_CHUNK, rows))
+        # a huge n_embd/n_hidden: fewer windows per forward pass
+        wide = ACTIVATION_FLOATS // (widest(module) * max(1, data.block_size))
+        step = max(1, min(_SCORE_CHUNK, rows, wide))
         for first in range(0, len(pairs), step):
             chunk = pairs[first : first + step].to(device)
             logits = module(chunk[:, :-1]).float()
