@@ -18,6 +18,11 @@ swapping::
     OMP_NUM_THREADS=1 flock /tmp/charzoo-bench.lock python benchmarks/hostile.py \
         --out benchmarks/results/hostile.jsonl
 
+Results: ``benchmarks/results/hostile_before.jsonl`` (landed tree e9e60af: 398 OK, 302 SILENT,
+387 RAW, 13 HANG of 1,100) and ``hostile_after.jsonl`` (this tree: 1,100 OK; big-but-legal
+fits, e.g. ``CharTinyCNN(block_size=10**6)``, need up to ~100 s on a loaded machine, so the
+after run re-ran its 11 timed-out or since-fixed cases with ``--ids ... --timeout 120``).
+
 The case table is also run in-process by ``tests/test_hostile.py`` (every case must be OK).
 Only the public API (``charzoo.create_model``, ``charzoo.load``, ``charzoo.testing.make_tiny``)
 is used, so the same script measures an older tree (put it first on ``PYTHONPATH``).
