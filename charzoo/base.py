@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import sys
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -20,10 +20,19 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
-from charzoo.data import Corpus, check_texts, encode_corpus, fit_tokenizer, resolve_mode
+from charzoo.data import (
+    Corpus,
+    check_surrogates,
+    check_texts,
+    encode_corpus,
+    fit_tokenizer,
+    resolve_mode,
+)
 from charzoo.sampler import Decoder, check_sampling_params, sample
 from charzoo.tokenizer import CharTokenizer, normalize
 from charzoo.utils import (
+    check_device,
+    fallback_device,
     make_generator,
     module_device,
     resolve_device,
@@ -54,7 +63,10 @@ class CharLM(BaseEstimator):
     handle_unknown : {"error", "ignore"}, default="error"
         Characters not seen in ``fit`` raise a ``ValueError`` naming them, or are dropped.
     device : str, default="auto"
-        Torch device; ``"auto"`` uses CUDA when available, else the CPU.
+        Torch device; ``"auto"`` uses CUDA when available, else the CPU. ``fit`` refuses a
+        device this machine does not have (``ValueError`` naming the fix); a saved or pickled
+        model whose device is missing on the loading machine is put on the CPU with one
+        warning (``charzoo.load(path, device=...)`` chooses another).
     verbose : bool, int or "auto", default="auto"
         Show a progress bar with the running loss while training. ``"auto"`` shows it in
         interactive use (stderr is a terminal, or a Jupyter kernel) and stays quiet in
@@ -133,13 +145,21 @@ class CharLM(BaseEstimator):
             merged.update(klass.__dict__.get("_parameter_constraints", {}))
         return merged
 
-    def _validate_params(self) -> None:
-        validate_parameter_constraints(
-            self._all_parameter_constraints(),
-            self.get_params(deep=False),
-            caller_name=type(self).__name__,
-        )
+    def _validate_params(self, *, device: bool = True) -> None:
+        """Check every hyperparameter against ``_parameter_constraints`` (and ``_check_params``).
+
+        One rule applies to every model, plugins included: a ``bool`` is refused where the
+        constraints ask for a number (``True`` is an ``int`` to Python, but ``n_embd=True`` is
+        a mistake), unless the constraints also accept a boolean. With ``device=True`` the
+        ``device`` must exist on this machine.
+        """
+        constraints = self._all_parameter_constraints()
+        params = self.get_params(deep=False)
+        _reject_bools(constraints, params, type(self).__name__)
+        validate_parameter_constraints(constraints, params, caller_name=type(self).__name__)
         self._check_params()
+        if device:
+            check_device(self.device)
 
     def _check_params(self) -> None:
         """Cross-parameter checks beyond the declarative constraints (override to add)."""
@@ -173,46 +193,60 @@ class CharLM(BaseEstimator):
 
         self._validate_params()
         warm = getattr(self, "warm_start", False) and hasattr(self, "module_")
-        if isinstance(texts, EncodedCorpus):
-            if tokenizer is not None:
-                raise ValueError(
-                    "tokenizer cannot be given with an EncodedCorpus: the file carries its own "
-                    "vocabulary; encode the corpus with that tokenizer's characters instead"
+        try:
+            if isinstance(texts, EncodedCorpus):
+                if tokenizer is not None:
+                    raise ValueError(
+                        "tokenizer cannot be given with an EncodedCorpus: the file carries its "
+                        "own vocabulary; encode the corpus with that tokenizer's characters"
+                    )
+                train = fit_setup(self, texts, warm)
+            else:
+                texts = check_texts(texts, for_fit=True)
+                if tokenizer is not None:
+                    tokenizer = _given_tokenizer(tokenizer, self.handle_unknown)
+                    missing = set().union(*map(normalize, texts)) - set(tokenizer.chars)
+                    if missing:
+                        raise ValueError(
+                            f"tokenizer lacks characters of texts: {''.join(sorted(missing))!r}"
+                            "; fit the tokenizer on these texts too"
+                        )
+                    if warm and tokenizer != self.tokenizer_:
+                        raise ValueError(
+                            "tokenizer differs from the vocabulary of this warm-started model; "
+                            "pass the model's own tokenizer_ or set warm_start=False"
+                        )
+                if not warm:
+                    self.tokenizer_ = (
+                        fit_tokenizer(texts, self.handle_unknown, verbose=self.verbose)
+                        if tokenizer is None
+                        else tokenizer
+                    )
+                    self.mode_ = resolve_mode(self.mode, len(texts))
+                    self.max_text_length_ = 0
+                self.max_text_length_ = max(self.max_text_length_, max(len(t) for t in texts))
+                train = encode_corpus(
+                    self.tokenizer_, texts, self.mode_, "error", verbose=self.verbose
                 )
-            train = fit_setup(self, texts, warm)
-        else:
-            texts = check_texts(texts, for_fit=True)
-            if tokenizer is not None:
-                tokenizer = _given_tokenizer(tokenizer, self.handle_unknown)
-                missing = set().union(*map(normalize, texts)) - set(tokenizer.chars)
-                if missing:
-                    raise ValueError(
-                        f"tokenizer lacks characters of texts: {''.join(sorted(missing))!r}; "
-                        "fit the tokenizer on these texts too"
-                    )
-                if warm and tokenizer != self.tokenizer_:
-                    raise ValueError(
-                        "tokenizer differs from the vocabulary of this warm-started model; pass "
-                        "the model's own tokenizer_ or set warm_start=False"
-                    )
+            val = None
+            if validation_texts is not None:
+                val = self._encode_checked(validation_texts, "validation_texts")
+            seed = seed_from(self.random_state)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                self._fit_model(train, val, torch.Generator().manual_seed(seed))
+        except BaseException:
+            # an error or a Ctrl-C before training finished a step leaves no half-fitted model
+            # (a new tokenizer beside an old module would score silently wrong)
             if not warm:
-                self.tokenizer_ = (
-                    fit_tokenizer(texts, self.handle_unknown, verbose=self.verbose)
-                    if tokenizer is None
-                    else tokenizer
-                )
-                self.mode_ = resolve_mode(self.mode, len(texts))
-                self.max_text_length_ = 0
-            self.max_text_length_ = max(self.max_text_length_, max(len(t) for t in texts))
-            train = encode_corpus(self.tokenizer_, texts, self.mode_, "error", verbose=self.verbose)
-        val = None
-        if validation_texts is not None:
-            val = self._encode_checked(validation_texts, "validation_texts")
-        seed = seed_from(self.random_state)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self._fit_model(train, val, torch.Generator().manual_seed(seed))
+                self._forget_fit()
+            raise
         return self
+
+    def _forget_fit(self) -> None:
+        """Remove every fitted attribute (names ending in ``_``), leaving an unfitted model."""
+        for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, key)
 
     @property
     def device_(self) -> torch.device:
@@ -330,12 +364,16 @@ class CharLM(BaseEstimator):
         check_sampling_params(n, temperature, top_k, top_p, max_length)
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
+        check_surrogates([prefix], name="prefix")
         prefix_ids = torch.from_numpy(
             self.tokenizer_.encode(prefix, handle_unknown=self.handle_unknown)
         )
         if max_length is None:
             max_length = 256 if self.mode_ == "stream" else max(32, 2 * self.max_text_length_)
-        generator = make_generator(self.random_state if random_state is None else random_state)
+        if random_state is None:
+            generator = make_generator(self.random_state)
+        else:
+            generator = make_generator(random_state, name="random_state (generate)")
         texts: list[str] = []
         self.module_.eval()
         for start in range(0, n, _GENERATE_CHUNK):
@@ -363,6 +401,28 @@ class CharLM(BaseEstimator):
         from charzoo.persistence import save_model
 
         save_model(self, path)
+
+    # ----------------------------------------------------------------------------- pickling
+    def __getstate__(self) -> dict:
+        """Pickle (and joblib) with the module on the CPU, so the file loads anywhere."""
+        state = super().__getstate__()
+        module = state.get("module_")
+        if isinstance(module, torch.nn.Module) and module_device(module).type != "cpu":
+            import copy
+
+            state = dict(state)
+            state["module_"] = copy.deepcopy(module).cpu()
+            state["_pickled_device"] = str(module_device(module))
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        pickled_device = state.pop("_pickled_device", None)
+        super().__setstate__(state)
+        if pickled_device is not None and isinstance(state.get("module_"), torch.nn.Module):
+            wanted = pickled_device if self.device == "auto" else self.device
+            target = fallback_device(wanted, type(self).__name__)
+            self.module_ = self.module_.to(target)
 
     @property
     def n_parameters_(self) -> int:
@@ -400,6 +460,29 @@ def _given_tokenizer(tokenizer: object, handle_unknown: str) -> CharTokenizer:
     copy = CharTokenizer(handle_unknown=handle_unknown)
     copy._set_chars(tokenizer.chars)
     return copy
+
+
+_BOOL_OK = ("boolean", "verbose", "no_validation")
+
+
+def _reject_bools(constraints: dict, params: dict, caller: str) -> None:
+    """``TypeError`` for a bool given where the constraints ask for a number."""
+    for key, value in params.items():
+        if not isinstance(value, (bool, np.bool_)) or key not in constraints:
+            continue
+        allowed = constraints[key]
+        if any((isinstance(c, str) and c in _BOOL_OK) or c in (bool, object) for c in allowed):
+            continue
+        numeric = any(
+            c == "random_state" or getattr(c, "type", None) in (Integral, Real, int, float)
+            for c in allowed
+        )
+        if not numeric:
+            continue  # scikit-learn's own message names the expected type
+        raise TypeError(
+            f"The {key!r} parameter of {caller} must be a number, not the bool {value!r}; "
+            f"pass an int or float (e.g. {key}=1) instead of True/False"
+        )
 
 
 def _warn_if_passthrough_scorer(name: str) -> None:

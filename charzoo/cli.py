@@ -220,6 +220,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             flag = flags.get(key, "--" + key.replace("_", "-"))
             raise CLIError(f"model {args.model!r} has no parameter {key!r} ({flag})")
         params[key] = value
+    if args.sample_every and "eval_interval" in valid and "eval_interval" not in params:
+        params["eval_interval"] = args.sample_every  # samples are shown at evaluations
     out = Path(args.output)
     if not out.parent.exists():
         raise CLIError(f"cannot write {out}: folder {out.parent} does not exist")
@@ -680,6 +682,12 @@ def main(argv: list[str] | None = None) -> int:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if isinstance(exc, FileNotFoundError) and exc.filename:
                 message = f"no such file: {exc.filename}"
+            elif isinstance(exc, MemoryError) or "can't allocate memory" in message:
+                message = (
+                    "not enough memory for this request; lower n, max_length or the model size"
+                )
+            elif not isinstance(exc, (ValueError, TypeError, OSError, CLIError)):
+                message = f"internal error ({type(exc).__name__}: {message}); rerun with --debug"
             print(f"charzoo: error: {message}", file=sys.stderr)
             return 1
 

@@ -35,7 +35,8 @@ MODES = ("auto", "document", "stream")
 def check_texts(texts: object, *, name: str = "texts", for_fit: bool = False) -> list[str]:
     """Validate a collection of texts and return it as a list of ``str``.
 
-    Accepts any iterable of ``str`` (lists, tuples, generators, numpy arrays, pandas Series).
+    Accepts any iterable of ``str`` (lists, tuples, generators, numpy arrays, pandas Series)
+    and a table with a single column of texts (a one-column DataFrame or ``(n, 1)`` array).
 
     Raises
     ------
@@ -43,7 +44,8 @@ def check_texts(texts: object, *, name: str = "texts", for_fit: bool = False) ->
         If ``texts`` is a single string/bytes, not iterable, or holds a non-string item
         (the message gives its index and type).
     ValueError
-        If ``texts`` is empty or, when ``for_fit``, every text is empty.
+        If ``texts`` is empty or, when ``for_fit``, every text is empty, if a text holds a lone
+        surrogate, or if ``texts`` is a table with several columns.
     """
     if isinstance(texts, (str, bytes)):
         raise TypeError(
@@ -52,6 +54,7 @@ def check_texts(texts: object, *, name: str = "texts", for_fit: bool = False) ->
         )
     if texts is None or not isinstance(texts, Iterable):
         raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}")
+    texts = _one_column(texts, name)
     result = list(texts)
     for i, text in enumerate(result):
         if type(text) is str:
@@ -66,7 +69,44 @@ def check_texts(texts: object, *, name: str = "texts", for_fit: bool = False) ->
         raise ValueError(f"{name} is empty; pass at least one text")
     if for_fit and not any(result):
         raise ValueError(f"every text in {name} is empty; there are no characters to learn from")
+    check_surrogates(result, name)
     return result
+
+
+def check_surrogates(texts: list[str], name: str = "texts") -> None:
+    """Raise a ``ValueError`` naming the first text that holds a lone surrogate code point
+    (half of a UTF-16 pair, e.g. from a file decoded with ``errors="surrogateescape"``)."""
+    try:
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        for i, text in enumerate(texts):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                where = f"{name}[{i}]" if len(texts) > 1 or name == "texts" else name
+                raise ValueError(
+                    f"{where} holds a lone surrogate {text[exc.start]!r} at position "
+                    f"{exc.start}, which is not a character; decode the input with "
+                    "errors='replace' (or fix its encoding) before passing it"
+                ) from None
+
+
+def _one_column(texts: object, name: str) -> object:
+    """A table (pandas/polars DataFrame, 2-D array) with one column becomes that column; a
+    table with several columns is refused (charzoo would otherwise iterate over labels)."""
+    shape = getattr(texts, "shape", None)
+    if not isinstance(shape, tuple) or len(shape) < 2:
+        return texts
+    columns = getattr(texts, "columns", None)
+    if len(shape) == 2 and shape[1] == 1:
+        if columns is not None:
+            return texts[list(columns)[0]]
+        return texts[:, 0]
+    labels = f" ({', '.join(map(str, list(columns)[:5]))})" if columns is not None else ""
+    raise ValueError(
+        f"{name} is a {len(shape)}-d table of shape {shape}{labels}; pass one column of "
+        "texts, e.g. df['name'] or array[:, 0]"
+    )
 
 
 def resolve_mode(mode: str, n_texts: int) -> str:
@@ -269,7 +309,8 @@ def split_corpus(
     """
     if corpus.mode == "document":
         order = torch.randperm(corpus.n_texts, generator=generator)
-        n_val = max(1, int(round(fraction * corpus.n_texts)))
+        # at least one text on each side (fit only splits two or more texts)
+        n_val = min(max(1, int(round(fraction * corpus.n_texts))), corpus.n_texts - 1)
         return _select_texts(corpus, order[n_val:].sort().values), _select_texts(
             corpus, order[:n_val].sort().values
         )
@@ -282,7 +323,8 @@ def split_corpus(
         )
     train_parts, val_parts = [], []
     for piece in torch.split(corpus.targets, corpus.lengths.tolist()):
-        cut = len(piece) - max(1, int(round(fraction * len(piece))))
+        # at least one target on each side; a stream of one target is not split
+        cut = max(min(len(piece) - max(1, int(round(fraction * len(piece)))), len(piece)), 1)
         train_parts.append(piece[:cut])
         val_parts.append(piece[cut:])
     dtype = corpus.targets.dtype

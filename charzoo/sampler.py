@@ -14,7 +14,9 @@ import torch
 
 from charzoo.tokenizer import BOUNDARY_ID
 
-__all__ = ["Decoder", "check_sampling_params", "filter_logits", "sample"]
+__all__ = ["Decoder", "check_sampling_params", "filter_logits", "sample", "scale_logits"]
+
+_FIRST_COLUMNS = 64  # initial width of the output buffer
 
 
 class Decoder(Protocol):
@@ -79,6 +81,23 @@ def filter_logits(
     return logits
 
 
+# temperatures in this range divide float32 logits safely; outside it the logits are shifted
+# by their maximum and divided in float64, so 1e-300 acts as (randomised-tie) greedy and 1e300
+# as uniform over the allowed tokens instead of producing inf/nan probabilities
+_SAFE_TEMPERATURES = (1e-3, 1e3)
+
+
+def scale_logits(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``logits / temperature``, computed without overflow for any finite ``temperature > 0``."""
+    if _SAFE_TEMPERATURES[0] <= temperature <= _SAFE_TEMPERATURES[1]:
+        return logits.float() / temperature
+    logits = logits.double()
+    top = logits.max(dim=-1, keepdim=True).values
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    shifted = (logits - top) / temperature  # <= 0; the best tokens stay at exactly 0
+    return torch.where(torch.isnan(shifted), torch.full_like(shifted, float("-inf")), shifted)
+
+
 def _pick(
     logits: torch.Tensor,
     temperature: float,
@@ -88,7 +107,7 @@ def _pick(
 ) -> torch.Tensor:
     if temperature == 0:
         return logits.argmax(dim=-1)
-    logits = filter_logits(logits.float() / temperature, top_k, top_p)
+    logits = filter_logits(scale_logits(logits, temperature), top_k, top_p)
     probs = torch.softmax(logits, dim=-1)
     return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
 
@@ -135,7 +154,9 @@ def sample(
     logits = decoder.start(prefix, n)
     # ended rows are dropped from the decoder when it supports ``select`` (else masked)
     compact = stop_at_boundary and hasattr(decoder, "select")
-    out = torch.full((n, max_new), BOUNDARY_ID, dtype=torch.long)
+    # the buffer grows with the longest row (doubling), so max_new = 10**9 costs nothing
+    # until rows actually run that long
+    out = torch.full((n, min(max_new, _FIRST_COLUMNS)), BOUNDARY_ID, dtype=torch.long)
     active = torch.arange(n)  # the rows of ``out`` that the decoder's rows stand for
     done = torch.zeros(n, dtype=torch.bool, device=logits.device)
     for step in range(max_new):
@@ -144,6 +165,10 @@ def sample(
         token = _pick(logits, temperature, top_k, top_p, generator)
         if not compact:
             token = token.masked_fill(done, BOUNDARY_ID)
+        if step == out.shape[1]:
+            wider = torch.full((n, min(max_new, 2 * step)), BOUNDARY_ID, dtype=torch.long)
+            wider[:, :step] = out
+            out = wider
         out[active, step] = token.cpu()
         ended = token == BOUNDARY_ID
         if compact and bool(ended.any()):

@@ -35,7 +35,7 @@ from charzoo.data import Corpus
 from charzoo.distributed import shard
 from charzoo.neural import NeuralMixin
 from charzoo.tokenizer import BOUNDARY_ID
-from charzoo.utils import module_device
+from charzoo.utils import ACTIVATION_FLOATS, module_device, widest
 
 __all__ = [
     "FullContextDecoder",
@@ -135,7 +135,8 @@ def sequence_nll(module: torch.nn.Module, corpus: Corpus) -> torch.Tensor:
     order = order[corpus.lengths[order] > 0]
     long = order[corpus.lengths[order] > block] if block else order[:0]
     short = order[corpus.lengths[order] <= block] if block else order
-    for part in _chunks(len(short), corpus.lengths[short], _SCORE_TOKENS):
+    tokens = max(1, min(_SCORE_TOKENS, ACTIVATION_FLOATS // widest(module)))  # huge widths
+    for part in _chunks(len(short), corpus.lengths[short], tokens):
         x, y, pos = _padded(corpus, short[part])
         state = None
         for t in range(0, x.shape[1], _SCORE_CHUNK):
@@ -164,7 +165,7 @@ def _score_windows(
     # a window counts the targets after the end of the previous window
     first_counted = torch.cat([torch.zeros(1, dtype=torch.long), starts[:-1] + block]) - starts
     offsets = torch.arange(block)
-    rows = max(1, _SCORE_TOKENS // block)
+    rows = max(1, min(_SCORE_TOKENS, ACTIVATION_FLOATS // widest(module)) // block)
     for i in range(0, len(starts), rows):
         s = starts[i : i + rows]
         pos = begin + s[:, None] + offsets
@@ -427,6 +428,11 @@ class NeuralSequenceLM(NeuralMixin, SequenceLM):
     def _train_length(self) -> int:
         """Length of the stream-mode training windows (BPTT steps)."""
         return self.block_size
+
+    def _probe_batch(self, train: Corpus) -> torch.Tensor:
+        longest = int(train.lengths.max()) if train.n_texts else 1
+        width = max(1, min(self._train_length(), longest))
+        return torch.zeros((self.batch_size, width), dtype=torch.long, device="meta")
 
     def _training_task(
         self, train: Corpus, val: Corpus | None, generator: torch.Generator

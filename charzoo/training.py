@@ -32,7 +32,26 @@ LR_SCHEDULES = ("constant", "step", "cosine")
 
 
 class TrainingDivergedWarning(RuntimeWarning):
-    """The training loss became NaN or infinite; the last finite weights were restored."""
+    """The training loss became NaN or infinite; the last sane weights were restored."""
+
+
+# An evaluation is *sane* when its losses are finite and its mean training loss is at most
+# this many times the loss of the first training step (about log(vocab_size) for a fresh
+# model) plus one nat. Weights whose loss is finite but far above the untrained loss
+# (learning_rate=1e6 reaches 1e6-scale weights with finite but huge losses) are not worth
+# restoring: they can score inf.
+_SANE_FACTOR = 2.0
+MIN_EVAL_INTERVAL = 50
+
+
+def default_eval_interval(max_steps: int) -> int:
+    """Steps between evaluations when ``eval_interval`` is None.
+
+    ``max_steps // 20`` (about twenty evaluations per fit), but at least
+    :data:`MIN_EVAL_INTERVAL` (50) steps and at most 500, and never more than ``max_steps``
+    (the last step is always evaluated).
+    """
+    return min(max_steps, max(MIN_EVAL_INTERVAL, min(500, max_steps // 20)))
 
 
 class TrainingTask(Protocol):
@@ -116,8 +135,14 @@ def run_training(
     """Train ``module`` on ``task`` for ``settings.max_steps`` optimiser steps.
 
     The weights left in ``module`` are the best on validation when there is validation data,
-    otherwise the last ones; after divergence (non-finite loss) or Ctrl-C they are the best or
-    last finite weights seen at an evaluation, and training stops with a warning.
+    otherwise the last ones. After divergence (non-finite weights or losses, or a mean training
+    loss more than twice the first step's loss plus one nat) training stops
+    with a :class:`TrainingDivergedWarning` and the module gets the best (with validation) or
+    last weights of an earlier (sane) evaluation, or its initial weights when there was none;
+    the warning says which.
+    Ctrl-C after at least one step stops training the same way (with a ``RuntimeWarning``);
+    Ctrl-C before the first optimiser step of a fresh fit re-raises ``KeyboardInterrupt``
+    (there is nothing worth keeping, and the estimator leaves itself unfitted).
 
     Parameters
     ----------
@@ -142,9 +167,11 @@ def run_training(
         history.setdefault(key, [])
     optimizer = _make_optimizer(module, settings)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, settings))
-    interval = settings.eval_interval or max(1, min(500, settings.max_steps // 20))
+    interval = settings.eval_interval or default_eval_interval(settings.max_steps)
     best_loss, best_step, best_state = math.inf, None, None
-    last_good = _snapshot(module)
+    last_good, last_good_step = _snapshot(module), None  # the initial weights until an eval
+    reference: float | None = None  # loss of the first step: the scale of "sane"
+    completed = 0
     evals_without_improvement = 0
     stop_reason = "max_steps"
     running, running_count, step = 0.0, 0, 0
@@ -162,6 +189,8 @@ def run_training(
             if not math.isfinite(loss_value):
                 stop_reason = "diverged"
                 break
+            if reference is None:
+                reference = loss_value
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             average_gradients(module)
@@ -169,6 +198,7 @@ def run_training(
                 torch.nn.utils.clip_grad_norm_(module.parameters(), settings.grad_clip)
             optimizer.step()
             scheduler.step()
+            completed += 1
             running += loss_value
             running_count += 1
             progress.update(1)
@@ -180,10 +210,11 @@ def run_training(
             running, running_count = 0.0, 0
             watched = val_loss if val_loss is not None else train_loss
             state = _snapshot(module)
-            if not (math.isfinite(watched) and _is_finite(state)):
+            sane = reference is None or train_loss <= _SANE_FACTOR * reference + 1.0
+            if not (math.isfinite(watched) and sane and _is_finite(state)):
                 stop_reason = "diverged"
                 break
-            last_good = state
+            last_good, last_good_step = state, start_step + step
             improved = watched < best_loss
             if improved:
                 best_loss, best_step, best_state = watched, start_step + step, state
@@ -208,6 +239,10 @@ def run_training(
                 stop_reason = "early_stopping"
                 break
     except KeyboardInterrupt:
+        if completed == 0 and start_step == 0:
+            raise KeyboardInterrupt(
+                "fit interrupted before the first training step; the model is not fitted"
+            ) from None
         stop_reason = "interrupted"
         warnings.warn(
             f"training interrupted at step {start_step + step}; keeping the best weights so far",
@@ -219,13 +254,20 @@ def run_training(
         module.eval()
     has_validation = bool(history["val_loss"]) and history["val_loss"][-1] is not None
     if stop_reason == "diverged":
+        if has_validation and best_state is not None:
+            restored, which = best_state, f"the best weights (step {best_step})"
+        elif last_good_step is not None:
+            restored, which = last_good, f"the last sane weights (step {last_good_step})"
+        else:
+            restored, which = last_good, "the initial weights (no evaluation was sane)"
         warnings.warn(
-            f"training diverged at step {start_step + step} (non-finite loss or weights); "
-            "restored the last finite weights. Try a smaller learning_rate or set grad_clip.",
+            f"training diverged at step {start_step + step} (loss or weights non-finite, or "
+            "the loss far above the untrained loss); "
+            f"restored {which}. Try a smaller learning_rate or set grad_clip.",
             TrainingDivergedWarning,
             stacklevel=3,
         )
-        module.load_state_dict(best_state if has_validation and best_state else last_good)
+        module.load_state_dict(restored)
     elif has_validation and best_state is not None:
         module.load_state_dict(best_state)
     elif stop_reason == "interrupted" and not _is_finite(module.state_dict()):

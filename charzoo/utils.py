@@ -1,9 +1,11 @@
-"""Small helpers: seeds, generators, devices and thread counts."""
+"""Small helpers: seeds, generators, devices, memory limits and thread counts."""
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from numbers import Integral
@@ -12,6 +14,9 @@ import numpy as np
 import torch
 
 __all__ = [
+    "available_memory",
+    "check_device",
+    "widest",
     "make_generator",
     "module_device",
     "resolve_device",
@@ -21,39 +26,174 @@ __all__ = [
     "uses_threads",
 ]
 
+MAX_SEED = 2**32 - 1  # the range scikit-learn's ``random_state`` accepts at fit
 
-def seed_from(random_state: object) -> int:
+
+def seed_from(random_state: object, name: str = "random_state") -> int:
     """Turn a ``random_state`` (None, int, numpy RandomState/Generator) into an int seed.
 
     ``None`` draws fresh entropy from the operating system; the global seeds of numpy and
-    torch are never read or changed.
+    torch are never read or changed. An int must lie in ``[0, 2**32 - 1]`` (as at ``fit``).
     """
     if random_state is None:
         return int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(random_state, Integral) and not isinstance(random_state, bool):
+    if isinstance(random_state, Integral) and not isinstance(random_state, (bool, np.bool_)):
+        if not 0 <= int(random_state) <= MAX_SEED:
+            raise ValueError(
+                f"{name} must be None, a numpy random generator or an int in "
+                f"[0, 2**32 - 1], got {random_state!r}; pass a smaller seed"
+            )
         return int(random_state)
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(0, 2**31 - 1))
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(0, 2**31 - 1))
     raise ValueError(
-        f"random_state must be None, an int or a numpy random generator, got {random_state!r}"
+        f"{name} must be None, an int in [0, 2**32 - 1] or a numpy random generator, got "
+        f"{random_state!r}"
     )
 
 
-def make_generator(random_state: object) -> torch.Generator:
+def make_generator(random_state: object, name: str = "random_state") -> torch.Generator:
     """A CPU ``torch.Generator`` seeded from ``random_state`` (see :func:`seed_from`)."""
-    return torch.Generator().manual_seed(seed_from(random_state))
+    return torch.Generator().manual_seed(seed_from(random_state, name))
+
+
+def _available(device: torch.device) -> str | None:
+    """Why ``device`` cannot hold tensors on this machine, or None when it can."""
+    kind = device.type
+    if kind == "cpu":
+        return None if device.index in (None, 0) else "the CPU has no index other than 0"
+    if kind == "meta":
+        return "the meta device holds no data (shapes only), so a model cannot train or score there"
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            return "this machine has no CUDA GPU (or torch was built without CUDA)"
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            return f"this machine has {count} CUDA device(s) (cuda:0 .. cuda:{count - 1})"
+        return None
+    if kind == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            return "the Apple MPS backend is not available on this machine"
+        return None
+    backend = getattr(torch, kind, None)
+    is_available = getattr(backend, "is_available", None)
+    if callable(is_available) and is_available():
+        return None
+    return f"torch has no usable {kind!r} backend on this machine"
+
+
+def check_device(device: object, name: str = "device") -> torch.device:
+    """The ``torch.device`` for a ``device`` parameter, or a ``ValueError`` naming the fix.
+
+    ``"auto"`` picks CUDA when available, else the CPU. Any other value must name a device
+    that exists on this machine.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if isinstance(device, torch.device):
+        parsed = device
+    elif isinstance(device, str):
+        try:
+            parsed = torch.device(device)
+        except (RuntimeError, ValueError, TypeError):
+            raise ValueError(
+                f"{name}={device!r} is not a valid torch device; use 'auto', 'cpu', 'cuda' or "
+                "'cuda:N'"
+            ) from None
+    else:
+        raise TypeError(f"{name} must be a str such as 'cpu' or 'cuda', got {device!r}")
+    problem = _available(parsed)
+    if problem:
+        raise ValueError(
+            f"{name}={device!r} cannot be used: {problem}. Use device='auto' (CUDA when "
+            "available, else the CPU) or device='cpu'."
+        )
+    return parsed
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` picks CUDA when available, else the CPU; other values go to ``torch.device``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``"auto"`` picks CUDA when available, else the CPU; other values are checked by
+    :func:`check_device`."""
+    return check_device(device)
+
+
+def fallback_device(device: object, what: str) -> torch.device:
+    """The device for a loaded model: ``device`` when it is usable here, else the CPU with one
+    warning naming the fallback (a model trained on a GPU loads on a CPU-only machine)."""
     try:
-        return torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"device {device!r} is not a valid torch device: {exc}") from None
+        return check_device(device)
+    except (ValueError, TypeError) as exc:
+        warnings.warn(
+            f"{what} was saved with device={device!r}, which is not usable here "
+            f"({str(exc).split(': ', 1)[-1].split('. Use')[0]}); it was put on the CPU. "
+            "Pass device= to choose another device.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return torch.device("cpu")
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for new tensors on ``device`` (None when unknown).
+
+    The CPU figure is the smaller of the memory the kernel reports available
+    (``MemAvailable``) and what the address-space limit of the process (``RLIMIT_AS``) leaves.
+    """
+    if device.type == "cuda":
+        try:
+            free, _ = torch.cuda.mem_get_info(device)
+            return int(free)
+        except Exception:  # noqa: BLE001 - no figure, no check
+            return None
+    if device.type != "cpu":
+        return None
+    figures = []
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    figures.append(int(line.split()[1]) * 1024)
+    except OSError:
+        try:
+            figures.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+        except (ValueError, OSError, AttributeError):
+            pass
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            figures.append(max(0, int(soft) - _mapped_bytes()))
+    except (ImportError, OSError, ValueError):
+        pass
+    return min(figures) if figures else None
+
+
+def _mapped_bytes() -> int:
+    """Virtual memory the process already maps (counts against ``RLIMIT_AS``)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+ACTIVATION_FLOATS = 2**26  # floats one scoring pass may create per layer output (256 MB)
+
+
+def widest(module: torch.nn.Module) -> int:
+    """The largest dimension of any parameter: a bound on the width of the activations.
+
+    Scoring passes divide :data:`ACTIVATION_FLOATS` by it, so a model with ``n_embd=10**6``
+    scores a few positions per pass instead of allocating gigabytes.
+    """
+    return max((max(p.shape) for p in module.parameters() if p.dim()), default=1)
 
 
 def module_device(module: torch.nn.Module) -> torch.device:

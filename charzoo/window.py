@@ -23,7 +23,7 @@ from charzoo.data import Corpus, WindowData
 from charzoo.distributed import shard
 from charzoo.neural import NeuralMixin
 from charzoo.tokenizer import BOUNDARY_ID
-from charzoo.utils import module_device
+from charzoo.utils import ACTIVATION_FLOATS, module_device, widest
 
 __all__ = ["NeuralWindowLM", "WindowLM", "window_nll"]
 
@@ -32,6 +32,7 @@ _DISTINCT_CHUNK = 65536  # windows searched together for repeated (context, targ
 # validation targets per evaluation during training: the first ones of the validation corpus
 # (all of them for names and tiny-shakespeare; a bounded cost on a 100 MB stream)
 _EVAL_TOKENS = 131072
+_GATHER_IDS = 2**22  # at most this many context ids gathered at once (32 MB): huge block_size
 
 
 @torch.no_grad()
@@ -46,16 +47,20 @@ def window_nll(module: torch.nn.Module, data: WindowData) -> torch.Tensor:
     device = module_device(module)
     target_log_prob = getattr(module, "target_log_prob", None)
     out = torch.empty(len(data), dtype=torch.float32)
-    for start in range(0, len(data), _DISTINCT_CHUNK):
-        stop = min(start + _DISTINCT_CHUNK, len(data))
+    rows = max(1, min(_DISTINCT_CHUNK, _GATHER_IDS // max(1, data.block_size)))
+    for start in range(0, len(data), rows):
+        stop = min(start + rows, len(data))
         x, y = data.batch(torch.arange(start, stop))
         if target_log_prob is not None:  # memory O(rows): no smaller chunks needed
             out[start:stop] = -target_log_prob(x.to(device), y.to(device)).float().cpu()
             continue
         pairs, inverse = _distinct_pairs(torch.cat([x, y[:, None]], dim=1))
         nll = torch.empty(len(pairs), dtype=torch.float32)
-        for first in range(0, len(pairs), _SCORE_CHUNK):
-            chunk = pairs[first : first + _SCORE_CHUNK].to(device)
+        # a huge n_embd/n_hidden: fewer windows per forward pass
+        wide = ACTIVATION_FLOATS // (widest(module) * max(1, data.block_size))
+        step = max(1, min(_SCORE_CHUNK, rows, wide))
+        for first in range(0, len(pairs), step):
+            chunk = pairs[first : first + step].to(device)
             logits = module(chunk[:, :-1]).float()
             nll[first : first + len(chunk)] = F.cross_entropy(
                 logits, chunk[:, -1], reduction="none"
@@ -158,6 +163,11 @@ class WindowLM(CharLM):
 
 class NeuralWindowLM(NeuralMixin, WindowLM):
     """Window models trained by gradient descent on random windows (see :class:`NeuralMixin`)."""
+
+    def _probe_batch(self, train: Corpus) -> torch.Tensor:
+        return torch.zeros(
+            (self.batch_size, self._context_length()), dtype=torch.long, device="meta"
+        )
 
     def _training_task(
         self, train: Corpus, val: Corpus | None, generator: torch.Generator

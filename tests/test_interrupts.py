@@ -48,3 +48,47 @@ def test_sigint_during_fit_keeps_best_model(tmp_path):
     assert model.stop_reason_ == "interrupted"
     assert model.n_steps_ >= 150 and model.best_step_ >= 150
     assert 1 < model.score(["emma", "anna"]) < 27
+
+
+def _interrupting(model, after_calls):
+    """Make ``model``'s training task raise KeyboardInterrupt on call ``after_calls + 1``."""
+    original = model._training_task
+    calls = []
+
+    class Task:
+        def __init__(self, task):
+            self.task = task
+
+        def train_loss(self, module):
+            calls.append(1)
+            if len(calls) > after_calls:
+                raise KeyboardInterrupt
+            return self.task.train_loss(module)
+
+        def eval_loss(self, module):
+            return self.task.eval_loss(module)
+
+    model._training_task = lambda *a, **k: Task(original(*a, **k))
+    return model
+
+
+def test_ctrl_c_before_the_first_step_leaves_the_model_unfitted():
+    import pytest
+    from sklearn.exceptions import NotFittedError
+
+    from charzoo import CharMLP
+    from charzoo.datasets import load_names
+
+    names = load_names()[:200]
+    model = _interrupting(CharMLP(max_steps=50, random_state=0), after_calls=0)
+    with pytest.raises(KeyboardInterrupt, match="before the first training step"):
+        model.fit(names)
+    del model._training_task
+    with pytest.raises(NotFittedError):
+        model.score(["emma"])
+    assert not [k for k in vars(model) if k.endswith("_")]  # no half-fitted attributes
+    # after one step there is something to keep: a warning, and a usable model
+    model = _interrupting(CharMLP(max_steps=50, random_state=0), after_calls=1)
+    with pytest.warns(RuntimeWarning, match="training interrupted at step"):
+        model.fit(names)
+    assert model.stop_reason_ == "interrupted" and 1 < model.score(["emma"]) < 40
