@@ -276,14 +276,6 @@ class CharNGram(WindowLM):
     def n_ngrams_(self) -> int:
         return sum(len(self.module_.level(k)[0]) for k in range(1, self.order + 1))
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not np.isfinite(self.alpha):
-            raise ValueError(
-                f"alpha={self.alpha!r} is not a finite pseudo-count; pass a number >= 0 such as "
-                "1.0 (larger values flatten add-k estimates towards uniform)"
-            )
-
     def _fit_model(self, train: Corpus, val: Corpus | None, generator: torch.Generator) -> None:
         vocab, order = self.tokenizer_.vocab_size, self.order
         if order * np.log2(vocab) >= 62:
