@@ -331,7 +331,8 @@ class CharNGram(WindowLM):
     def _token_nll(self, corpus: Corpus) -> torch.Tensor:
         """NLL of every target, from the packed keys of its contexts computed chunk by chunk
         over a compact layout of the corpus (the same contexts as the window view: boundary
-        ids before the start of a text, which back off to the single start symbol)."""
+        ids before the start of a text, which back off to the single start symbol). On the
+        CPU the lookups run in numpy (one thread: no contention with other work)."""
         module = self.module_.eval()
         vocab, order = module.vocab_size, module.order
         pad = max(1, order - 1)
@@ -342,16 +343,60 @@ class CharNGram(WindowLM):
             for start in range(pad, len(flat), _SCORE_CHUNK):
                 stop = min(start + _SCORE_CHUNK, len(flat))
                 select = flat[start:stop] != 0 if is_target is None else is_target[start:stop]
-                target = torch.from_numpy(flat[start:stop][select].astype(np.int64))
-                ctx_keys = [torch.zeros_like(target)]
+                target = flat[start:stop][select].astype(np.int64)
+                ctx_keys = [np.zeros_like(target)]
                 if order > 1:  # the (k-1)-grams ending just before each target
                     previous = rolling_keys(flat[start - (order - 1) : stop - 1], vocab, order - 1)
-                    ctx_keys += [torch.from_numpy(keys[select]) for keys in previous]
-                log_prob = module.log_prob_from_keys(
-                    [key.to(device) for key in ctx_keys], target.to(device)
-                )
-                out.append(-log_prob.float().cpu())
+                    ctx_keys += [keys[select] for keys in previous]
+                if device.type == "cpu":
+                    log_prob = torch.from_numpy(_log_prob_numpy(module, ctx_keys, target))
+                else:
+                    log_prob = module.log_prob_from_keys(
+                        [torch.from_numpy(key).to(device) for key in ctx_keys],
+                        torch.from_numpy(target).to(device),
+                    ).cpu()
+                out.append(-log_prob.float())
         return torch.cat(out) if out else torch.empty(0)
+
+
+def _log_prob_numpy(module: NGramTable, ctx_keys: list[np.ndarray], target: np.ndarray):
+    """:meth:`NGramTable.log_prob_from_keys` in numpy, for tables on the CPU."""
+    vocab = module.vocab_size
+    uniform = np.float32(1.0 / vocab)
+    prob = np.full(len(target), uniform, dtype=np.float32)
+    for k in range(1, module.order + 1):
+        ctx_key = ctx_keys[k - 1]
+        dense = module._dense(k)
+        if dense is not None:
+            seen_table, gamma_table, alpha_table = (t.numpy() for t in dense)
+            seen = seen_table[ctx_key]
+            if not seen.any():
+                break
+            a, g = alpha_table[ctx_key * vocab + target], gamma_table[ctx_key]
+        else:
+            ngram_keys, alpha, context_keys, gamma, _ = (t.numpy() for t in module.level(k))
+            if len(context_keys) == 0 or len(ngram_keys) == 0:
+                break
+            # sorted queries walk the tables in order: several times faster than random ones
+            key = ctx_key * vocab + target
+            perm = np.argsort(key)
+            key = key[perm]
+            ctx_pos = np.empty_like(perm)
+            ctx_pos[perm] = np.searchsorted(context_keys, key // vocab)
+            pos = np.empty_like(perm)
+            pos[perm] = np.searchsorted(ngram_keys, key)
+            key[perm] = key.copy()
+            ctx_pos = ctx_pos.clip(max=len(context_keys) - 1)
+            seen = context_keys[ctx_pos] == ctx_key
+            if not seen.any():
+                break
+            pos = pos.clip(max=len(ngram_keys) - 1)
+            a = np.where(ngram_keys[pos] == key, alpha[pos], np.float32(0))
+            g = gamma[ctx_pos]
+        base = prob if module.interpolate else uniform
+        prob = np.where(seen, a + g * base, prob).astype(np.float32, copy=False)
+    with np.errstate(divide="ignore"):
+        return np.log(prob)
 
 
 def _continuation_counts(
