@@ -16,10 +16,12 @@ corpus loading included; ``rss_loaded_mb`` is the RSS once the corpus is loaded,
 fitting). Characters of the test files never seen in training are dropped
 (``handle_unknown="ignore"``).
 
-``--baseline REF`` runs the same measurements with the CharNGram of git revision ``REF``
-(default: the landed ``main``), extracted with ``git archive`` into a temporary folder, side by
-side with this tree, for sizes up to ``--baseline-max-mb`` (its counting needs about 108 bytes
-per character). Results: one JSON line per run in ``benchmarks/results/ngram_scale.jsonl``
+``--ascii-only`` keeps only the files that are pure ASCII (a vocabulary of about 100
+characters instead of thousands, so that order 7 fits int64 keys). ``--baseline REF`` runs
+the same measurements with the CharNGram of git revision ``REF`` (default: the landed
+``main``), extracted with ``git archive`` into a temporary folder, side by side with this
+tree, for sizes up to ``--baseline-max-mb`` (its counting needs about 108 bytes per
+character). Results: one JSON line per run in ``benchmarks/results/ngram_scale.jsonl``
 and a table in ``benchmarks/results/ngram_scale.md``.
 """
 
@@ -43,7 +45,7 @@ NAME = "ngram_scale"
 MB = 1_000_000
 
 
-def child(size_mb: float, order: int, prune: int, repeat_to_mb: float | None) -> dict:
+def child(size_mb: float, order: int, prune: int, repeat_to_mb: float | None, ascii_only: bool):
     """Load the corpus, fit, score; runs in a fresh process (peak RSS is this run's)."""
     import torch
 
@@ -52,7 +54,14 @@ def child(size_mb: float, order: int, prune: int, repeat_to_mb: float | None) ->
     from charzoo.datasets import load_python_source
 
     budget = None if repeat_to_mb else int(size_mb * MB)
-    files = load_python_source(max_bytes=budget, random_state=0)
+    if ascii_only:  # the ASCII files only: a small vocabulary, so that order 7 keys fit
+        files, total = [], 0
+        for text in load_python_source(max_bytes=None, random_state=0):
+            if text.isascii() and (budget is None or total + len(text) <= budget):
+                files.append(text)
+                total += len(text)
+    else:
+        files = load_python_source(max_bytes=budget, random_state=0)
     cut = int(len(files) * 0.9)
     train, test = files[:cut], files[cut:]
     if repeat_to_mb:  # repeat the training files up to the requested size
@@ -156,11 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-max-mb", type=float, default=10)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--smoke", action="store_true", help="0.2 MB, order 3, no files")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--ascii-only", action="store_true", help="only the ASCII files")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        size, order, prune, repeat = args.child
-        record = child(float(size), int(order), int(prune), float(repeat) or None)
+        size, order, prune, repeat, ascii_only = args.child
+        record = child(
+            float(size), int(order), int(prune), float(repeat) or None, ascii_only == "1"
+        )
         print(json.dumps(record))
         return 0
     runs = [(size, None) for size in args.sizes]
@@ -185,11 +197,18 @@ def main(argv: list[str] | None = None) -> int:
                             file=sys.stderr,
                             flush=True,
                         )
-                        spec = [str(size), str(order), str(prune), str(repeat or 0)]
+                        spec = [
+                            str(size),
+                            str(order),
+                            str(prune),
+                            str(repeat or 0),
+                            str(int(args.ascii_only)),
+                        ]
                         record = run_child(spec, tree, args.timeout)
                         if record is None:
                             continue
                         corpus = f"{size:g} MB" + (" (repeated)" if repeat else "")
+                        corpus += " ASCII files" if args.ascii_only else ""
                         record = {
                             "implementation": label,
                             "corpus": corpus,
