@@ -14,7 +14,7 @@ Runs when the toolkits are installed and skips cleanly (a message, exit 0) other
   unless built with ``cmake -DKENLM_MAX_ORDER=10``; the recorded run used kenlm 0.3.0 built
   that way.
 - IRSTLM: ``tlm`` on ``PATH`` or in ``/usr/lib/irstlm/bin`` (Debian package ``irstlm``;
-  the recorded run used 5.80.08-1).
+  the recorded run used 6.00.05-3+b1).
 
 Data: the names split (``train_val_test_split(load_names(), random_state=42)``), one name per
 line with space-separated characters. Both toolkits see ``<s> c1 .. cL </s>`` per name and

@@ -28,7 +28,7 @@ def names_kn(names_split):
 
 # ------------------------------------------------------------------- agreement with toolkits
 # Test perplexities of the names split from benchmarks/ngram_reference.py: KenLM 0.3.0
-# `lmplz -o N --discount_fallback` (modified Kneser-Ney) and IRSTLM 5.80 `tlm -lm=wb -ps=no`
+# `lmplz -o N --discount_fallback` (modified Kneser-Ney) and IRSTLM 6.00.05 `tlm -lm=wb -ps=no`
 # (Witten-Bell), both on `<s> c1 .. cL </s>` per name. The landed padding (order - 1 start
 # symbols) gave 7.2854 and 7.3142 for KN orders 5 and 6, 8.0852 for Witten-Bell order 6.
 REFERENCE = [
