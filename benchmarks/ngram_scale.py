@@ -19,7 +19,8 @@ fitting). Characters of the test files never seen in training are dropped
 ``--ascii-only`` keeps only the files that are pure ASCII (a vocabulary of about 100
 characters instead of thousands, so that order 7 fits int64 keys). ``--baseline REF`` runs
 the same measurements with the CharNGram of git revision ``REF`` (default: the landed
-``main``), extracted with ``git archive`` into a temporary folder, side by side with this
+``main``), extracted with ``git archive`` into a temporary folder (or a folder holding that
+``charzoo`` package), side by side with this
 tree, for sizes up to ``--baseline-max-mb`` (its counting needs about 108 bytes per
 character). Results: one JSON line per run in ``benchmarks/results/ngram_scale.jsonl``
 and a table in ``benchmarks/results/ngram_scale.md``.
@@ -120,7 +121,10 @@ def run_child(args: list[str], pythonpath: Path, timeout: float) -> dict | None:
 
 
 def landed_tree(ref: str, folder: Path) -> Path:
-    """The charzoo package of git revision ``ref``, extracted into ``folder``."""
+    """The charzoo package of git revision ``ref``, extracted into ``folder`` (or ``ref``
+    itself when it is a folder holding a ``charzoo`` package)."""
+    if (Path(ref) / "charzoo" / "__init__.py").is_file():
+        return Path(ref)
     archive = subprocess.run(
         ["git", "archive", ref, "charzoo"], cwd=ROOT, capture_output=True, check=True
     ).stdout
