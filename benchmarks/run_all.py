@@ -44,6 +44,8 @@ def quality_jobs() -> dict[str, list[str]]:
             "--runs",
             *(f"shakespeare-{m}" for m in ("rnn", "gru", "lstm", "transformer")),
         ],
+        "ngram-reference": ["ngram_reference.py"],  # skips without KenLM/IRSTLM
+        "ngram-scale": ["ngram_scale.py"],
     }
     models = charzoo.list_models()
     for plugin in ("mingru", "minlstm"):

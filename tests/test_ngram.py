@@ -253,3 +253,29 @@ def test_file_written_by_the_landed_version_loads_and_scores_as_it_did():
     np.testing.assert_allclose(
         model.score_samples(expected["texts"]), expected["score_samples"], rtol=1e-6
     )
+
+
+# ----------------------------------------------------------------------------- benchmarks
+def test_reference_benchmark_runs_or_skips_cleanly(capsys):
+    """benchmarks/ngram_reference.py compares with the toolkits found, else says so."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import ngram_reference
+
+    assert ngram_reference.main(["--orders", "2", "--no-save", "--kenlm-bin", "/nonexistent"]) == 0
+    out = capsys.readouterr().out
+    assert "skipping KenLM" in out or '"reference": "KenLM lmplz"' in out
+
+
+def test_scale_benchmark_smoke():
+    import subprocess
+    import sys
+
+    script = Path(__file__).parents[1] / "benchmarks" / "ngram_scale.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--smoke"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    assert record["n_ngrams"] > 0 and record["peak_rss_mb"] > 0
