@@ -13,7 +13,9 @@ it holds 1 GB, so its distinct n-grams are those of the smaller corpus: it measu
 of counting, not of a bigger model. Each (implementation, size, order) runs in its own
 subprocess, which reports its own peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``,
 corpus loading included; ``rss_loaded_mb`` is the RSS once the corpus is loaded, before
-fitting). Characters of the test files never seen in training are dropped
+fitting); ``counting_peak_mb`` is the traced peak of counting and smoothing alone (a second
+``_fit_model`` on the encoded corpus, ``tracemalloc``), without the encoding done by
+``CharLM.fit``. Characters of the test files never seen in training are dropped
 (``handle_unknown="ignore"``).
 
 ``--ascii-only`` keeps only the files that are pure ASCII (a vocabulary of about 100
@@ -81,6 +83,16 @@ def child(size_mb: float, order: int, prune: int, repeat_to_mb: float | None, as
     start = time.perf_counter()
     perplexity = model.score(test)
     score_seconds = time.perf_counter() - start
+    counting_mb = None
+    if hasattr(model, "_fit_model") and "prune" in model.get_params():  # this tree only
+        import tracemalloc
+
+        corpus = model._encode(train)  # the fit again, counting and smoothing alone
+        tracemalloc.start()
+        model._fit_model(corpus, None, torch.Generator())
+        counting_mb = tracemalloc.get_traced_memory()[1] / MB
+        tracemalloc.stop()
+        del corpus
     return {
         "order": order,
         "prune": prune,
@@ -95,6 +107,7 @@ def child(size_mb: float, order: int, prune: int, repeat_to_mb: float | None, as
         "peak_rss_fit_mb": rss_fit,
         "peak_rss_mb": _rss_mb(),
         "bytes_per_char": rss_fit * MB / n_train,
+        "counting_peak_mb": counting_mb,  # tracemalloc peak of _fit_model on the encoded corpus
         "test_bits_per_char": math.log2(perplexity),
         "score_seconds": score_seconds,
         "score_chars_per_s": n_test / score_seconds,
@@ -140,20 +153,21 @@ def write_markdown(records: list[dict], path: Path) -> None:
         " fit / training characters. Timings on a shared 2-core machine (noisy).",
         "",
         "| implementation | corpus | order | prune | train chars | fit s | us/char | peak RSS MB"
-        " | bytes/char | n-grams | test bpc | score chars/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " | bytes/char | counting MB | n-grams | test bpc | score chars/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         if "error" in r:
             lines.append(
                 f"| {r['implementation']} | {r['corpus']} | {r['order']} | | | error: "
-                f"{r['error'][:60]} | | | | | | |"
+                f"{r['error'][:60]} | | | | | | | |"
             )
             continue
         lines.append(
             f"| {r['implementation']} | {r['corpus']} | {r['order']} | {r['prune']} "
             f"| {r['train_chars']:,} | {r['fit_seconds']:.1f} | {r['fit_us_per_char']:.3f} "
-            f"| {r['peak_rss_fit_mb']:,.0f} | {r['bytes_per_char']:.1f} | {r['n_ngrams']:,} "
+            f"| {r['peak_rss_fit_mb']:,.0f} | {r['bytes_per_char']:.1f} "
+            f"| {r.get('counting_peak_mb') or float('nan'):,.0f} | {r['n_ngrams']:,} "
             f"| {r['test_bits_per_char']:.4f} | {r['score_chars_per_s']:,.0f} |"
         )
     path.write_text("\n".join(lines) + "\n")
