@@ -121,12 +121,45 @@ def test_chunked_counting_equals_naive_counts():
         corpus = encode_corpus(tokenizer, texts, mode)
         flat, mask = layout(corpus.targets, corpus.lengths, order - 1, tokenizer.vocab_size)
         chunk = rng.choice([1, 2, 3, 7, 1000])
-        counted = count_ngrams(flat, mask, tokenizer.vocab_size, order, chunk=chunk)
+        counted, _ = count_ngrams(flat, mask, tokenizer.vocab_size, order, chunk=chunk)
         want = _naive_counts(texts, tokenizer, order, mode)
         for k in range(order):
             keys, counts = counted[k]
             assert np.all(np.diff(keys) > 0)
             assert dict(zip(keys.tolist(), counts.tolist())) == dict(want[k]), (texts, k)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"order": 6},
+        {"order": 5, "smoothing": "witten_bell"},
+        {"order": 4, "smoothing": "add_k", "alpha": 0.3},
+        {"order": 6, "prune": 1},
+    ],
+)
+@pytest.mark.parametrize("mode", ["document", "stream"])
+def test_ranked_orders_equal_packed_orders(
+    params, mode, monkeypatch, small_names, shakespeare_text
+):
+    """Orders whose packed keys would overflow are keyed by context ranks (trie style): force
+    them from order 3 up and compare with packed keys."""
+    import charzoo.models.ngram_counting as counting
+
+    train, test = small_names
+    if mode == "stream":
+        train, test = [shakespeare_text[:12000]], [shakespeare_text[12000:15000], "ROMEO"]
+    packed = CharNGram(mode=mode, **params).fit(train)
+    expected, samples = packed.score_samples(test), packed.generate(5, random_state=3)
+    monkeypatch.setattr(counting, "KEY_BITS", 2 * math.log2(packed.tokenizer_.vocab_size) + 0.1)
+    assert counting.packed_orders(packed.tokenizer_.vocab_size, 6) == 2
+    ranked = CharNGram(mode=mode, **params).fit(train)
+    assert ranked.n_ngrams_ == packed.n_ngrams_ or params.get("prune")
+    np.testing.assert_allclose(ranked.score_samples(test), expected, rtol=1e-5)
+    corpus = ranked._encode(test)  # the window path (generation, target_log_prob) agrees
+    window = window_nll(ranked.module_, ranked._window_data(corpus))
+    torch.testing.assert_close(ranked._token_nll(corpus), window)
+    assert ranked.generate(5, random_state=3) == samples
 
 
 @pytest.mark.parametrize("mode", ["document", "stream"])
@@ -226,9 +259,11 @@ def test_bigram_is_the_order_two_add_k_ngram(small_names):
         CharBigram(order=3).fit(train)
 
 
-def test_ngram_order_overflow_is_a_clear_error():
-    with pytest.raises(ValueError, match="too high.*order <= "):
-        CharNGram(order=40).fit(["abcdefghij", "klmnop"])
+def test_any_order_fits_any_vocabulary():
+    texts = ["".join(map(chr, range(0x4E00 + i, 0x4E00 + i + 30))) for i in range(0, 3000, 7)]
+    model = CharNGram(order=12).fit(texts)  # 3,000+ characters: 12 packed ids need 140 bits
+    assert np.isfinite(model.score_samples(texts[:5])).all()
+    assert model.score(texts[:5]) < 1.5  # every text is seen: near-certain predictions
 
 
 # ------------------------------------------------------------------------------- pruning

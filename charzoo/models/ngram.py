@@ -16,7 +16,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from charzoo.data import Corpus
 from charzoo.hookspecs import hookimpl
-from charzoo.models.ngram_counting import count_ngrams, layout, rolling_keys
+from charzoo.models.ngram_counting import (
+    context_ranks,
+    count_ngrams,
+    layout,
+    packed_orders,
+    rolling_keys,
+)
 from charzoo.utils import module_device
 from charzoo.window import WindowLM
 
@@ -69,15 +75,32 @@ class NGramTable(torch.nn.Module):
         names = ("ngram_keys", "alpha", "context_keys", "gamma", "context_offsets")
         return tuple(getattr(self, f"{name}_{k}") for name in names)
 
+    def context_keys(self, context: torch.Tensor) -> list[torch.Tensor]:
+        """Key of the context of every row at each order: its last ``k - 1`` ids packed
+        (oldest the most significant) up to :func:`packed_orders`, above it the rank of the
+        ``(k - 1)``-gram among those stored (-1 when unseen)."""
+        vocab, order = self.vocab_size, self.order
+        packed = packed_orders(vocab, order)
+        keys = [torch.zeros(len(context), dtype=torch.long, device=context.device)]
+        for k in range(2, min(order, packed) + 1):  # one more character to the left
+            keys.append(keys[-1] + context[:, -(k - 1)] * vocab ** (k - 2))
+        if order > packed:
+            levels = [self.level(j)[0].cpu().numpy() for j in range(1, order)]
+            ranks = context_ranks(context.cpu().numpy(), vocab, packed, order - 1, levels)
+            for k in range(packed + 1, order + 1):
+                keys.append(
+                    torch.from_numpy(np.ascontiguousarray(ranks[k - 1][:, -1])).to(context.device)
+                )
+        return keys
+
     def forward(self, context: torch.Tensor) -> torch.Tensor:
         vocab = self.vocab_size
         n = len(context)
         uniform = torch.full((n, vocab), 1.0 / vocab, device=context.device)
         probs = uniform
-        ctx_key = torch.zeros(n, dtype=torch.long, device=context.device)
+        ctx_keys = self.context_keys(context)
         for k in range(1, self.order + 1):
-            if k > 1:  # extend the context by one more character to the left
-                ctx_key = ctx_key + context[:, -(k - 1)] * vocab ** (k - 2)
+            ctx_key = ctx_keys[k - 1]
             ngram_keys, alpha, context_keys, gamma, offsets = self.level(k)
             seen, ctx_pos = _lookup(context_keys, ctx_key)
             if not bool(seen.any()):
@@ -98,11 +121,7 @@ class NGramTable(torch.nn.Module):
     def target_log_prob(self, context: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``log P(target | context)`` for each row: the same interpolation as ``forward`` for
         the target alone (one lookup per order instead of a ``(N, V)`` table)."""
-        vocab = self.vocab_size
-        ctx_keys = [torch.zeros_like(target)]
-        for k in range(2, self.order + 1):  # extend the context by one character to the left
-            ctx_keys.append(ctx_keys[-1] + context[:, -(k - 1)] * vocab ** (k - 2))
-        return self.log_prob_from_keys(ctx_keys, target)
+        return self.log_prob_from_keys(self.context_keys(context), target)
 
     def log_prob_from_keys(
         self, ctx_keys: list[torch.Tensor], target: torch.Tensor
@@ -137,8 +156,8 @@ class NGramTable(torch.nn.Module):
         """Order ``k`` as tables indexed by key (seen context, gamma, alpha), built on first
         use and kept; ``None`` when ``vocab_size ** k`` exceeds ``_DENSE_LIMIT`` entries."""
         size = self.vocab_size**k
-        if size > _DENSE_LIMIT:
-            return None
+        if size > _DENSE_LIMIT or k > packed_orders(self.vocab_size, self.order):
+            return None  # (ranked orders: keys are not packed ids)
         ngram_keys, alpha, context_keys, gamma, _ = self.level(k)
         cache_key = (k, ngram_keys.device)
         if cache_key not in self._dense_tables:
@@ -278,22 +297,26 @@ class CharNGram(WindowLM):
 
     def _fit_model(self, train: Corpus, val: Corpus | None, generator: torch.Generator) -> None:
         vocab, order = self.tokenizer_.vocab_size, self.order
-        if order * np.log2(vocab) >= 62:
-            highest = max(1, int(61.999 // np.log2(vocab)))
-            raise ValueError(
-                f"order={order} is too high for a vocabulary of {vocab} characters: n-gram "
-                f"keys would overflow int64; use order <= {highest} or fewer distinct characters"
-            )
         flat, is_target = layout(train.targets, train.lengths, order - 1, vocab)
-        counted = count_ngrams(flat, is_target, vocab, order)
+        counted, suffixes = count_ngrams(flat, is_target, vocab, order)
         del flat, is_target
+        packed = packed_orders(vocab, order)
+        boundary_first = None  # for ranked orders: which n-grams start with the start symbol
         self.module_ = self._build_module()
         names = ("ngram_keys", "alpha", "context_keys", "gamma", "context_offsets")
         for k in range(1, order + 1):
             ngrams, raw = counted[k - 1]
             counts = raw.astype(np.float64)
+            if k >= packed:  # ranked orders find their first id through their context
+                boundary_first = (
+                    ngrams < vocab ** (k - 1) if k == packed else boundary_first[ngrams // vocab]
+                )
             if self.smoothing == "kneser_ney" and k < order:
-                counts = _continuation_counts(ngrams, counts, counted[k][0], vocab, k)
+                if k + 1 in suffixes:  # distinct left extensions from the suffix ranks
+                    n_left = np.bincount(suffixes.pop(k + 1), minlength=len(ngrams))
+                    counts = np.where(boundary_first | (n_left == 0), counts, n_left)
+                else:
+                    counts = _continuation_counts(ngrams, counts, counted[k][0], vocab, k)
             contexts, ctx_index = np.unique(ngrams // vocab, return_inverse=True)
             ctx_index = ctx_index.reshape(-1)
             total = np.bincount(ctx_index, weights=counts)
@@ -313,8 +336,11 @@ class CharNGram(WindowLM):
             if self.prune and k >= 3:  # drop rare n-grams, their mass backs off
                 drop = raw <= self.prune
                 gamma = gamma + np.bincount(ctx_index[drop], alpha[drop], len(contexts))
-                keep = ~drop
-                ngrams, alpha, ctx_index = ngrams[keep], alpha[keep], ctx_index[keep]
+                if packed <= k < order:  # the ranks of the next order index these keys
+                    alpha = np.where(drop, 0.0, alpha)
+                else:
+                    keep = ~drop
+                    ngrams, alpha, ctx_index = ngrams[keep], alpha[keep], ctx_index[keep]
             per_context = np.bincount(ctx_index, minlength=len(contexts))
             offsets = np.concatenate([[0], np.cumsum(per_context)])
             del counts, ctx_index, raw
@@ -345,9 +371,17 @@ class CharNGram(WindowLM):
                 select = flat[start:stop] != 0 if is_target is None else is_target[start:stop]
                 target = flat[start:stop][select].astype(np.int64)
                 ctx_keys = [np.zeros_like(target)]
+                packed = packed_orders(vocab, order)
                 if order > 1:  # the (k-1)-grams ending just before each target
-                    previous = rolling_keys(flat[start - (order - 1) : stop - 1], vocab, order - 1)
+                    width = min(order, packed) - 1
+                    previous = rolling_keys(flat[start - width : stop - 1], vocab, width)
                     ctx_keys += [keys[select] for keys in previous]
+                if order > packed:  # ranks of the longer contexts
+                    window = flat[start - (order - 1) : stop - 1].astype(np.int64)
+                    levels = [module.level(j)[0].numpy() for j in range(1, order)]
+                    ranks = context_ranks(window[None, :], vocab, packed, order - 1, levels)
+                    for k in range(packed + 1, order + 1):
+                        ctx_keys.append(ranks[k - 1][0, order - 2 :][select])
                 if device.type == "cpu":
                     log_prob = torch.from_numpy(_log_prob_numpy(module, ctx_keys, target))
                 else:
