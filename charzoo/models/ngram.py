@@ -1,9 +1,10 @@
 """Count-based character n-gram models with smoothing (Kneser-Ney, Witten-Bell, add-k).
 
-Every n-gram is hashed to one int64 key (its ids as digits in base ``vocab_size``), so fitting
-is a handful of ``numpy.unique`` calls and scoring one ``torch.searchsorted`` per order over
-sorted keys: memory is proportional to the number of distinct n-grams, never
-``vocab_size ** order``.
+Every n-gram is one int64 key (its ids as digits in base ``vocab_size`` or, for orders whose
+digits would overflow, the rank of its context among the n-grams of the order below and its
+last id; see :mod:`charzoo.models.ngram_counting`), so fitting is chunked numpy sorting and
+scoring one sorted search per order and table: memory is proportional to the corpus in its
+smallest dtype plus the distinct n-grams, never ``vocab_size ** order``.
 """
 
 from __future__ import annotations

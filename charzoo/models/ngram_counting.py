@@ -5,7 +5,10 @@ vocabulary: every text is ``pad`` boundary ids followed by its targets (the same
 :class:`charzoo.data.WindowData`, at 1-4 bytes per id instead of 8). A k-gram is the k ids
 ending at a target, packed into one int64 key (its ids as digits in base ``vocab``, the oldest
 the most significant). Keys are computed chunk by chunk and reduced with sorting, so memory is
-the layout, one chunk of keys and the distinct n-grams, whatever the corpus size.
+the layout, one chunk of keys and the distinct n-grams, whatever the corpus size. Orders whose
+packed ids would not fit int64 (``k * log2(vocab) >= KEY_BITS``) are keyed by the rank of their
+context among the sorted n-grams of the order below times ``vocab`` plus their last id (a
+trie), one more pass over the corpus each.
 
 The start of a text is **one** start symbol, as in established toolkits (KenLM, IRSTLM, SRILM:
 ``<s> c1 .. cL </s>``): a k-gram is counted only when it holds at most one boundary id before
