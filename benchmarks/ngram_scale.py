@@ -54,7 +54,17 @@ def child(size_mb: float, order: int, prune: int, repeat_to_mb: float | None, as
 
     torch.set_num_threads(int(os.environ.get("NGRAM_THREADS", "2")))
     from charzoo import CharNGram
-    from charzoo.datasets import load_python_source
+
+    try:
+        from charzoo.datasets import load_python_source
+    except ImportError:  # a landed revision without it: the loader of this tree
+        import importlib.util
+
+        path = ROOT / "charzoo" / "datasets" / "__init__.py"
+        spec = importlib.util.spec_from_file_location("_ngram_scale_datasets", path)
+        datasets = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(datasets)
+        load_python_source = datasets.load_python_source
 
     budget = None if repeat_to_mb else int(size_mb * MB)
     if ascii_only:  # the ASCII files only: a small vocabulary, so that order 7 keys fit
