@@ -10,8 +10,11 @@ Runs when the toolkits are installed and skips cleanly (a message, exit 0) other
   from the source package of the ``kenlm`` Python module (``pip download --no-deps
   --no-binary :all: kenlm``; ``cmake`` and ``make lmplz query`` beside the project, with the
   Debian packages ``libboost-program-options-dev libboost-system-dev libboost-thread-dev
-  libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev``).
-- IRSTLM: ``tlm`` on ``PATH`` or in ``/usr/lib/irstlm/bin`` (Debian package ``irstlm``).
+  libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev``). ``query`` reads orders up to 6
+  unless built with ``cmake -DKENLM_MAX_ORDER=10``; the recorded run used kenlm 0.3.0 built
+  that way.
+- IRSTLM: ``tlm`` on ``PATH`` or in ``/usr/lib/irstlm/bin`` (Debian package ``irstlm``;
+  the recorded run used 6.00.05-3+b1).
 
 Data: the names split (``train_val_test_split(load_names(), random_state=42)``), one name per
 line with space-separated characters. Both toolkits see ``<s> c1 .. cL </s>`` per name and
@@ -22,6 +25,8 @@ an apples-to-apples comparison:
 - ``lmplz -o N --discount_fallback``: the unigrams of a 26-letter alphabet have no count of
   count 1, so lmplz needs its fallback discounts (0.5, 1, 1.5), which charzoo also uses
   when the counts of counts cannot give discounts. No pruning (lmplz's default).
+- ``CharNGram(prune=1)`` beside ``lmplz --prune 0 0 1`` (singletons of order 3 and above
+  dropped, their mass moved to the back-off weights).
 - ``tlm -lm=wb -ps=no``: interpolated Witten-Bell without IRSTLM's default pruning of
   singletons.
 - KenLM reserves a share of the uniform floor for ``<unk>`` (uniform over the characters,
@@ -75,13 +80,14 @@ def spaced(texts: list[str], markers: bool = False) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def kenlm_run(bin_dir: dict, order: int, work: Path) -> dict:
+def kenlm_run(bin_dir: dict, order: int, work: Path, prune: int = 0) -> dict:
     """Test perplexity and single-name log10 probabilities of an lmplz model."""
     arpa = work / f"kenlm{order}.arpa"
+    pruning = ["--prune", "0", "0", str(prune)] if prune and order >= 3 else []
     with open(work / "train.txt") as source, open(arpa, "w") as target:
         subprocess.run(
-            [bin_dir["lmplz"], "-o", str(order), "--discount_fallback", "-S", "10%", "-T",
-             str(work)],
+            [bin_dir["lmplz"], "-o", str(order), "--discount_fallback", *pruning, "-S", "10%",
+             "-T", str(work)],
             stdin=source, stdout=target, stderr=subprocess.DEVNULL, check=True,
         )  # fmt: skip
     summary = _query(bin_dir["query"], arpa, (work / "test.txt").read_text(), "summary")
@@ -121,8 +127,10 @@ def irstlm_run(tlm: str, order: int, work: Path) -> dict:
     return {"perplexity": perplexity, "log10": log10}
 
 
-def charzoo_run(train: list[str], test: list[str], order: int, smoothing: str) -> dict:
-    model = CharNGram(order=order, smoothing=smoothing).fit(train)
+def charzoo_run(
+    train: list[str], test: list[str], order: int, smoothing: str, prune: int = 0
+) -> dict:
+    model = CharNGram(order=order, smoothing=smoothing, prune=prune).fit(train)
     log10 = model.score_samples(list(SINGLE)) / math.log(10)
     return {"perplexity": model.score(test), "log10": dict(zip(SINGLE, log10.tolist()))}
 
@@ -149,16 +157,17 @@ def write_markdown(records: list[dict], path: Path) -> None:
         + ", ".join(f"`{name}`" for name in SINGLE)
         + " (charzoo / reference).",
         "",
-        "| smoothing | reference | order | charzoo perplexity | reference perplexity "
+        "| smoothing | prune | reference | order | charzoo perplexity | reference perplexity "
         "| relative difference | within bar | "
         + " | ".join(f"log10 P({n})" for n in SINGLE)
         + " |",
-        "|---|---|---|---|---|---|---|" + "---|" * len(SINGLE),
+        "|---|---|---|---|---|---|---|---|" + "---|" * len(SINGLE),
     ]
     for r in records:
         cells = " | ".join(f"{r['log10'][n]:.4f} / {r['reference_log10'][n]:.4f}" for n in SINGLE)
         lines.append(
-            f"| {r['smoothing']} | {r['reference']} | {r['order']} | {r['perplexity']:.6f} "
+            f"| {r['smoothing']} | {r.get('prune', 0)} | {r['reference']} | {r['order']} "
+            f"| {r['perplexity']:.6f} "
             f"| {r['reference_perplexity']:.6f} | {r['relative_difference']:+.5%} "
             f"| {'yes' if abs(r['relative_difference']) <= TOLERANCE else 'NO'} | {cells} |"
         )
@@ -192,15 +201,21 @@ def main(argv: list[str] | None = None) -> int:
         for order in args.orders:
             runs = []
             if have_kenlm:
-                runs.append(("kneser_ney", "KenLM lmplz", lambda o: kenlm_run(kenlm, o, work)))
+                runs.append(("kneser_ney", 0, "KenLM lmplz", lambda o: kenlm_run(kenlm, o, work)))
+                if order >= 3:  # pruning of singletons of order 3 and above
+                    runs.append(
+                        ("kneser_ney", 1, "KenLM lmplz --prune 0 0 1",
+                         lambda o: kenlm_run(kenlm, o, work, prune=1))
+                    )  # fmt: skip
             if tlm is not None:
-                runs.append(("witten_bell", "IRSTLM tlm", lambda o: irstlm_run(tlm, o, work)))
-            for smoothing, reference, run in runs:
+                runs.append(("witten_bell", 0, "IRSTLM tlm", lambda o: irstlm_run(tlm, o, work)))
+            for smoothing, prune, reference, run in runs:
                 record = {
                     "smoothing": smoothing,
+                    "prune": prune,
                     "reference": reference,
                     "order": order,
-                    **compare(charzoo_run(train, test, order, smoothing), run(order)),
+                    **compare(charzoo_run(train, test, order, smoothing, prune), run(order)),
                     "date": time.strftime("%Y-%m-%d"),
                 }
                 records.append(record)

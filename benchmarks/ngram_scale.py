@@ -13,13 +13,18 @@ it holds 1 GB, so its distinct n-grams are those of the smaller corpus: it measu
 of counting, not of a bigger model. Each (implementation, size, order) runs in its own
 subprocess, which reports its own peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``,
 corpus loading included; ``rss_loaded_mb`` is the RSS once the corpus is loaded, before
-fitting). Characters of the test files never seen in training are dropped
+fitting); ``counting_peak_mb`` is the traced peak of counting and smoothing alone (a second
+``_fit_model`` on the encoded corpus, ``tracemalloc``), without the encoding done by
+``CharLM.fit``. Characters of the test files never seen in training are dropped
 (``handle_unknown="ignore"``).
 
-``--baseline REF`` runs the same measurements with the CharNGram of git revision ``REF``
-(default: the landed ``main``), extracted with ``git archive`` into a temporary folder, side by
-side with this tree, for sizes up to ``--baseline-max-mb`` (its counting needs about 108 bytes
-per character). Results: one JSON line per run in ``benchmarks/results/ngram_scale.jsonl``
+``--ascii-only`` keeps only the files that are pure ASCII (a vocabulary of about 100
+characters instead of thousands, so that order 7 fits int64 keys). ``--baseline REF`` runs
+the same measurements with the CharNGram of git revision ``REF`` (default: the landed
+``main``), extracted with ``git archive`` into a temporary folder (or a folder holding that
+``charzoo`` package), side by side with this
+tree, for sizes up to ``--baseline-max-mb`` (its counting needs about 108 bytes per
+character). Results: one JSON line per run in ``benchmarks/results/ngram_scale.jsonl``
 and a table in ``benchmarks/results/ngram_scale.md``.
 """
 
@@ -43,16 +48,33 @@ NAME = "ngram_scale"
 MB = 1_000_000
 
 
-def child(size_mb: float, order: int, prune: int, repeat_to_mb: float | None) -> dict:
+def child(size_mb: float, order: int, prune: int, repeat_to_mb: float | None, ascii_only: bool):
     """Load the corpus, fit, score; runs in a fresh process (peak RSS is this run's)."""
     import torch
 
     torch.set_num_threads(int(os.environ.get("NGRAM_THREADS", "2")))
     from charzoo import CharNGram
-    from charzoo.datasets import load_python_source
+
+    try:
+        from charzoo.datasets import load_python_source
+    except ImportError:  # a landed revision without it: the loader of this tree
+        import importlib.util
+
+        path = ROOT / "charzoo" / "datasets" / "__init__.py"
+        spec = importlib.util.spec_from_file_location("_ngram_scale_datasets", path)
+        datasets = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(datasets)
+        load_python_source = datasets.load_python_source
 
     budget = None if repeat_to_mb else int(size_mb * MB)
-    files = load_python_source(max_bytes=budget, random_state=0)
+    if ascii_only:  # the ASCII files only: a small vocabulary, so that order 7 keys fit
+        files, total = [], 0
+        for text in load_python_source(max_bytes=None, random_state=0):
+            if text.isascii() and (budget is None or total + len(text) <= budget):
+                files.append(text)
+                total += len(text)
+    else:
+        files = load_python_source(max_bytes=budget, random_state=0)
     cut = int(len(files) * 0.9)
     train, test = files[:cut], files[cut:]
     if repeat_to_mb:  # repeat the training files up to the requested size
@@ -71,6 +93,16 @@ def child(size_mb: float, order: int, prune: int, repeat_to_mb: float | None) ->
     start = time.perf_counter()
     perplexity = model.score(test)
     score_seconds = time.perf_counter() - start
+    counting_mb = None
+    if hasattr(model, "_fit_model") and "prune" in model.get_params():  # this tree only
+        import tracemalloc
+
+        corpus = model._encode(train)  # the fit again, counting and smoothing alone
+        tracemalloc.start()
+        model._fit_model(corpus, None, torch.Generator())
+        counting_mb = tracemalloc.get_traced_memory()[1] / MB
+        tracemalloc.stop()
+        del corpus
     return {
         "order": order,
         "prune": prune,
@@ -85,6 +117,7 @@ def child(size_mb: float, order: int, prune: int, repeat_to_mb: float | None) ->
         "peak_rss_fit_mb": rss_fit,
         "peak_rss_mb": _rss_mb(),
         "bytes_per_char": rss_fit * MB / n_train,
+        "counting_peak_mb": counting_mb,  # tracemalloc peak of _fit_model on the encoded corpus
         "test_bits_per_char": math.log2(perplexity),
         "score_seconds": score_seconds,
         "score_chars_per_s": n_test / score_seconds,
@@ -111,7 +144,10 @@ def run_child(args: list[str], pythonpath: Path, timeout: float) -> dict | None:
 
 
 def landed_tree(ref: str, folder: Path) -> Path:
-    """The charzoo package of git revision ``ref``, extracted into ``folder``."""
+    """The charzoo package of git revision ``ref``, extracted into ``folder`` (or ``ref``
+    itself when it is a folder holding a ``charzoo`` package)."""
+    if (Path(ref) / "charzoo" / "__init__.py").is_file():
+        return Path(ref)
     archive = subprocess.run(
         ["git", "archive", ref, "charzoo"], cwd=ROOT, capture_output=True, check=True
     ).stdout
@@ -123,24 +159,28 @@ def write_markdown(records: list[dict], path: Path) -> None:
     lines = [
         "# CharNGram on Python source (benchmarks/ngram_scale.py)",
         "",
-        "Peak RSS of the whole process (corpus loading included); bytes/char = peak RSS after"
-        " fit / training characters. Timings on a shared 2-core machine (noisy).",
+        "Peak RSS of the whole process (imports and corpus loading included); fit bytes/char ="
+        " (peak RSS after fit - RSS once the corpus is loaded) / training characters, encoding"
+        " by `CharLM.fit` included; counting MB: traced peak of counting and smoothing alone."
+        " Timings on a shared, busy 2-core machine (noisy).",
         "",
         "| implementation | corpus | order | prune | train chars | fit s | us/char | peak RSS MB"
-        " | bytes/char | n-grams | test bpc | score chars/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " | fit bytes/char | counting MB | n-grams | test bpc | score chars/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         if "error" in r:
             lines.append(
                 f"| {r['implementation']} | {r['corpus']} | {r['order']} | | | error: "
-                f"{r['error'][:60]} | | | | | | |"
+                f"{r['error'][:60]} | | | | | | | |"
             )
             continue
         lines.append(
             f"| {r['implementation']} | {r['corpus']} | {r['order']} | {r['prune']} "
             f"| {r['train_chars']:,} | {r['fit_seconds']:.1f} | {r['fit_us_per_char']:.3f} "
-            f"| {r['peak_rss_fit_mb']:,.0f} | {r['bytes_per_char']:.1f} | {r['n_ngrams']:,} "
+            f"| {r['peak_rss_fit_mb']:,.0f} "
+            f"| {(r['peak_rss_fit_mb'] - r['rss_loaded_mb']) * MB / r['train_chars']:.1f} "
+            f"| {r.get('counting_peak_mb') or float('nan'):,.0f} | {r['n_ngrams']:,} "
             f"| {r['test_bits_per_char']:.4f} | {r['score_chars_per_s']:,.0f} |"
         )
     path.write_text("\n".join(lines) + "\n")
@@ -156,11 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-max-mb", type=float, default=10)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--smoke", action="store_true", help="0.2 MB, order 3, no files")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--ascii-only", action="store_true", help="only the ASCII files")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        size, order, prune, repeat = args.child
-        record = child(float(size), int(order), int(prune), float(repeat) or None)
+        size, order, prune, repeat, ascii_only = args.child
+        record = child(
+            float(size), int(order), int(prune), float(repeat) or None, ascii_only == "1"
+        )
         print(json.dumps(record))
         return 0
     runs = [(size, None) for size in args.sizes]
@@ -185,11 +228,18 @@ def main(argv: list[str] | None = None) -> int:
                             file=sys.stderr,
                             flush=True,
                         )
-                        spec = [str(size), str(order), str(prune), str(repeat or 0)]
+                        spec = [
+                            str(size),
+                            str(order),
+                            str(prune),
+                            str(repeat or 0),
+                            str(int(args.ascii_only)),
+                        ]
                         record = run_child(spec, tree, args.timeout)
                         if record is None:
                             continue
                         corpus = f"{size:g} MB" + (" (repeated)" if repeat else "")
+                        corpus += " ASCII files" if args.ascii_only else ""
                         record = {
                             "implementation": label,
                             "corpus": corpus,

@@ -48,6 +48,8 @@ def quality_jobs() -> dict[str, list[str]]:
             *(f"shakespeare-{m}" for m in ("rnn", "gru", "lstm", "transformer")),
         ],
         "scale": ["scale.py", "--steps", "20", "--held-out", "32768"],
+        "ngram-reference": ["ngram_reference.py"],  # skips without KenLM/IRSTLM
+        "ngram-scale": ["ngram_scale.py"],
     }
     jobs["mixture"] = ["mixture.py", "--corpus", "names", "dinos", "russian"]
     models = charzoo.list_models()

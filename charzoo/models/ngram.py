@@ -1,9 +1,10 @@
 """Count-based character n-gram models with smoothing (Kneser-Ney, Witten-Bell, add-k).
 
-Every n-gram is hashed to one int64 key (its ids as digits in base ``vocab_size``), so fitting
-is a handful of ``numpy.unique`` calls and scoring one ``torch.searchsorted`` per order over
-sorted keys: memory is proportional to the number of distinct n-grams, never
-``vocab_size ** order``.
+Every n-gram is one int64 key (its ids as digits in base ``vocab_size`` or, for orders whose
+digits would overflow, the rank of its context among the n-grams of the order below and its
+last id; see :mod:`charzoo.models.ngram_counting`), so fitting is chunked numpy sorting and
+scoring one sorted search per order and table: memory is proportional to the corpus in its
+smallest dtype plus the distinct n-grams, never ``vocab_size ** order``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from charzoo.data import Corpus
 from charzoo.hookspecs import hookimpl
-from charzoo.models.ngram_counting import count_ngrams, layout, rolling_keys
+from charzoo.models.ngram_counting import (
+    context_ranks,
+    count_ngrams,
+    layout,
+    packed_orders,
+    rolling_keys,
+)
 from charzoo.utils import module_device
 from charzoo.window import WindowLM
 
@@ -69,15 +76,32 @@ class NGramTable(torch.nn.Module):
         names = ("ngram_keys", "alpha", "context_keys", "gamma", "context_offsets")
         return tuple(getattr(self, f"{name}_{k}") for name in names)
 
+    def context_keys(self, context: torch.Tensor) -> list[torch.Tensor]:
+        """Key of the context of every row at each order: its last ``k - 1`` ids packed
+        (oldest the most significant) up to :func:`packed_orders`, above it the rank of the
+        ``(k - 1)``-gram among those stored (-1 when unseen)."""
+        vocab, order = self.vocab_size, self.order
+        packed = packed_orders(vocab, order)
+        keys = [torch.zeros(len(context), dtype=torch.long, device=context.device)]
+        for k in range(2, min(order, packed) + 1):  # one more character to the left
+            keys.append(keys[-1] + context[:, -(k - 1)] * vocab ** (k - 2))
+        if order > packed:
+            levels = [self.level(j)[0].cpu().numpy() for j in range(1, order)]
+            ranks = context_ranks(context.cpu().numpy(), vocab, packed, order - 1, levels)
+            for k in range(packed + 1, order + 1):
+                keys.append(
+                    torch.from_numpy(np.ascontiguousarray(ranks[k - 1][:, -1])).to(context.device)
+                )
+        return keys
+
     def forward(self, context: torch.Tensor) -> torch.Tensor:
         vocab = self.vocab_size
         n = len(context)
         uniform = torch.full((n, vocab), 1.0 / vocab, device=context.device)
         probs = uniform
-        ctx_key = torch.zeros(n, dtype=torch.long, device=context.device)
+        ctx_keys = self.context_keys(context)
         for k in range(1, self.order + 1):
-            if k > 1:  # extend the context by one more character to the left
-                ctx_key = ctx_key + context[:, -(k - 1)] * vocab ** (k - 2)
+            ctx_key = ctx_keys[k - 1]
             ngram_keys, alpha, context_keys, gamma, offsets = self.level(k)
             seen, ctx_pos = _lookup(context_keys, ctx_key)
             if not bool(seen.any()):
@@ -98,11 +122,7 @@ class NGramTable(torch.nn.Module):
     def target_log_prob(self, context: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``log P(target | context)`` for each row: the same interpolation as ``forward`` for
         the target alone (one lookup per order instead of a ``(N, V)`` table)."""
-        vocab = self.vocab_size
-        ctx_keys = [torch.zeros_like(target)]
-        for k in range(2, self.order + 1):  # extend the context by one character to the left
-            ctx_keys.append(ctx_keys[-1] + context[:, -(k - 1)] * vocab ** (k - 2))
-        return self.log_prob_from_keys(ctx_keys, target)
+        return self.log_prob_from_keys(self.context_keys(context), target)
 
     def log_prob_from_keys(
         self, ctx_keys: list[torch.Tensor], target: torch.Tensor
@@ -137,8 +157,8 @@ class NGramTable(torch.nn.Module):
         """Order ``k`` as tables indexed by key (seen context, gamma, alpha), built on first
         use and kept; ``None`` when ``vocab_size ** k`` exceeds ``_DENSE_LIMIT`` entries."""
         size = self.vocab_size**k
-        if size > _DENSE_LIMIT:
-            return None
+        if size > _DENSE_LIMIT or k > packed_orders(self.vocab_size, self.order):
+            return None  # (ranked orders: keys are not packed ids)
         ngram_keys, alpha, context_keys, gamma, _ = self.level(k)
         cache_key = (k, ngram_keys.device)
         if cache_key not in self._dense_tables:
@@ -276,32 +296,28 @@ class CharNGram(WindowLM):
     def n_ngrams_(self) -> int:
         return sum(len(self.module_.level(k)[0]) for k in range(1, self.order + 1))
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not np.isfinite(self.alpha):
-            raise ValueError(
-                f"alpha={self.alpha!r} is not a finite pseudo-count; pass a number >= 0 such as "
-                "1.0 (larger values flatten add-k estimates towards uniform)"
-            )
-
     def _fit_model(self, train: Corpus, val: Corpus | None, generator: torch.Generator) -> None:
         vocab, order = self.tokenizer_.vocab_size, self.order
-        if order * np.log2(vocab) >= 62:
-            highest = max(1, int(61.999 // np.log2(vocab)))
-            raise ValueError(
-                f"order={order} is too high for a vocabulary of {vocab} characters: n-gram "
-                f"keys would overflow int64; use order <= {highest} or fewer distinct characters"
-            )
         flat, is_target = layout(train.targets, train.lengths, order - 1, vocab)
-        counted = count_ngrams(flat, is_target, vocab, order)
+        counted, suffixes = count_ngrams(flat, is_target, vocab, order)
         del flat, is_target
+        packed = packed_orders(vocab, order)
+        boundary_first = None  # for ranked orders: which n-grams start with the start symbol
         self.module_ = self._build_module()
         names = ("ngram_keys", "alpha", "context_keys", "gamma", "context_offsets")
         for k in range(1, order + 1):
             ngrams, raw = counted[k - 1]
             counts = raw.astype(np.float64)
+            if k >= packed:  # ranked orders find their first id through their context
+                boundary_first = (
+                    ngrams < vocab ** (k - 1) if k == packed else boundary_first[ngrams // vocab]
+                )
             if self.smoothing == "kneser_ney" and k < order:
-                counts = _continuation_counts(ngrams, counts, counted[k][0], vocab, k)
+                if k + 1 in suffixes:  # distinct left extensions from the suffix ranks
+                    n_left = np.bincount(suffixes.pop(k + 1), minlength=len(ngrams))
+                    counts = np.where(boundary_first | (n_left == 0), counts, n_left)
+                else:
+                    counts = _continuation_counts(ngrams, counts, counted[k][0], vocab, k)
             contexts, ctx_index = np.unique(ngrams // vocab, return_inverse=True)
             ctx_index = ctx_index.reshape(-1)
             total = np.bincount(ctx_index, weights=counts)
@@ -321,8 +337,11 @@ class CharNGram(WindowLM):
             if self.prune and k >= 3:  # drop rare n-grams, their mass backs off
                 drop = raw <= self.prune
                 gamma = gamma + np.bincount(ctx_index[drop], alpha[drop], len(contexts))
-                keep = ~drop
-                ngrams, alpha, ctx_index = ngrams[keep], alpha[keep], ctx_index[keep]
+                if packed <= k < order:  # the ranks of the next order index these keys
+                    alpha = np.where(drop, 0.0, alpha)
+                else:
+                    keep = ~drop
+                    ngrams, alpha, ctx_index = ngrams[keep], alpha[keep], ctx_index[keep]
             per_context = np.bincount(ctx_index, minlength=len(contexts))
             offsets = np.concatenate([[0], np.cumsum(per_context)])
             del counts, ctx_index, raw
@@ -339,7 +358,8 @@ class CharNGram(WindowLM):
     def _token_nll(self, corpus: Corpus) -> torch.Tensor:
         """NLL of every target, from the packed keys of its contexts computed chunk by chunk
         over a compact layout of the corpus (the same contexts as the window view: boundary
-        ids before the start of a text, which back off to the single start symbol)."""
+        ids before the start of a text, which back off to the single start symbol). On the
+        CPU the lookups run in numpy (one thread: no contention with other work)."""
         module = self.module_.eval()
         vocab, order = module.vocab_size, module.order
         pad = max(1, order - 1)
@@ -350,16 +370,68 @@ class CharNGram(WindowLM):
             for start in range(pad, len(flat), _SCORE_CHUNK):
                 stop = min(start + _SCORE_CHUNK, len(flat))
                 select = flat[start:stop] != 0 if is_target is None else is_target[start:stop]
-                target = torch.from_numpy(flat[start:stop][select].astype(np.int64))
-                ctx_keys = [torch.zeros_like(target)]
+                target = flat[start:stop][select].astype(np.int64)
+                ctx_keys = [np.zeros_like(target)]
+                packed = packed_orders(vocab, order)
                 if order > 1:  # the (k-1)-grams ending just before each target
-                    previous = rolling_keys(flat[start - (order - 1) : stop - 1], vocab, order - 1)
-                    ctx_keys += [torch.from_numpy(keys[select]) for keys in previous]
-                log_prob = module.log_prob_from_keys(
-                    [key.to(device) for key in ctx_keys], target.to(device)
-                )
-                out.append(-log_prob.float().cpu())
+                    width = min(order, packed) - 1
+                    previous = rolling_keys(flat[start - width : stop - 1], vocab, width)
+                    ctx_keys += [keys[select] for keys in previous]
+                if order > packed:  # ranks of the longer contexts
+                    window = flat[start - (order - 1) : stop - 1].astype(np.int64)
+                    levels = [module.level(j)[0].numpy() for j in range(1, order)]
+                    ranks = context_ranks(window[None, :], vocab, packed, order - 1, levels)
+                    for k in range(packed + 1, order + 1):
+                        ctx_keys.append(ranks[k - 1][0, order - 2 :][select])
+                if device.type == "cpu":
+                    log_prob = torch.from_numpy(_log_prob_numpy(module, ctx_keys, target))
+                else:
+                    log_prob = module.log_prob_from_keys(
+                        [torch.from_numpy(key).to(device) for key in ctx_keys],
+                        torch.from_numpy(target).to(device),
+                    ).cpu()
+                out.append(-log_prob.float())
         return torch.cat(out) if out else torch.empty(0)
+
+
+def _log_prob_numpy(module: NGramTable, ctx_keys: list[np.ndarray], target: np.ndarray):
+    """:meth:`NGramTable.log_prob_from_keys` in numpy, for tables on the CPU."""
+    vocab = module.vocab_size
+    uniform = np.float32(1.0 / vocab)
+    prob = np.full(len(target), uniform, dtype=np.float32)
+    for k in range(1, module.order + 1):
+        ctx_key = ctx_keys[k - 1]
+        dense = module._dense(k)
+        if dense is not None:
+            seen_table, gamma_table, alpha_table = (t.numpy() for t in dense)
+            seen = seen_table[ctx_key]
+            if not seen.any():
+                break
+            a, g = alpha_table[ctx_key * vocab + target], gamma_table[ctx_key]
+        else:
+            ngram_keys, alpha, context_keys, gamma, _ = (t.numpy() for t in module.level(k))
+            if len(context_keys) == 0 or len(ngram_keys) == 0:
+                break
+            # sorted queries walk the tables in order: several times faster than random ones
+            key = ctx_key * vocab + target
+            perm = np.argsort(key)
+            key = key[perm]
+            ctx_pos = np.empty_like(perm)
+            ctx_pos[perm] = np.searchsorted(context_keys, key // vocab)
+            pos = np.empty_like(perm)
+            pos[perm] = np.searchsorted(ngram_keys, key)
+            key[perm] = key.copy()
+            ctx_pos = ctx_pos.clip(max=len(context_keys) - 1)
+            seen = context_keys[ctx_pos] == ctx_key
+            if not seen.any():
+                break
+            pos = pos.clip(max=len(ngram_keys) - 1)
+            a = np.where(ngram_keys[pos] == key, alpha[pos], np.float32(0))
+            g = gamma[ctx_pos]
+        base = prob if module.interpolate else uniform
+        prob = np.where(seen, a + g * base, prob).astype(np.float32, copy=False)
+    with np.errstate(divide="ignore"):
+        return np.log(prob)
 
 
 def _continuation_counts(

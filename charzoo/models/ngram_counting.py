@@ -5,7 +5,10 @@ vocabulary: every text is ``pad`` boundary ids followed by its targets (the same
 :class:`charzoo.data.WindowData`, at 1-4 bytes per id instead of 8). A k-gram is the k ids
 ending at a target, packed into one int64 key (its ids as digits in base ``vocab``, the oldest
 the most significant). Keys are computed chunk by chunk and reduced with sorting, so memory is
-the layout, one chunk of keys and the distinct n-grams, whatever the corpus size.
+the layout, one chunk of keys and the distinct n-grams, whatever the corpus size. Orders whose
+packed ids would not fit int64 (``k * log2(vocab) >= KEY_BITS``) are keyed by the rank of their
+context among the sorted n-grams of the order below times ``vocab`` plus their last id (a
+trie), one more pass over the corpus each.
 
 The start of a text is **one** start symbol, as in established toolkits (KenLM, IRSTLM, SRILM:
 ``<s> c1 .. cL </s>``): a k-gram is counted only when it holds at most one boundary id before
@@ -16,12 +19,25 @@ reaches before the start of its text is unseen and backs off to the single-``<s>
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
-__all__ = ["CHUNK", "count_ngrams", "id_dtype", "layout", "rolling_keys"]
+__all__ = [
+    "CHUNK",
+    "KEY_BITS",
+    "context_ranks",
+    "count_ngrams",
+    "find",
+    "id_dtype",
+    "layout",
+    "packed_orders",
+    "rolling_keys",
+]
 
 CHUNK = 1 << 22  # positions per chunk: ~32 MB of int64 keys
+KEY_BITS = 62  # packed keys stay below 2 ** 62 (int64 with room for key * vocab + id)
 
 
 def id_dtype(vocab: int) -> np.dtype:
@@ -73,7 +89,119 @@ def rolling_keys(window: np.ndarray, vocab: int, order: int) -> list[np.ndarray]
     return keys
 
 
+def packed_orders(vocab: int, order: int) -> int:
+    """How many orders (at least 2) have packed keys: ``k * log2(vocab) < KEY_BITS``.
+
+    Higher orders key an n-gram by the rank of its context among the distinct n-grams of the
+    order below (trie style): ``rank * vocab + last id``, which fits whatever the order.
+    """
+    packed = 2
+    while packed < order and (packed + 1) * math.log2(max(vocab, 2)) < KEY_BITS:
+        packed += 1
+    return min(packed, order)
+
+
 def count_ngrams(
+    flat: np.ndarray,
+    is_target: np.ndarray | None,
+    vocab: int,
+    order: int,
+    chunk: int = CHUNK,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[int, np.ndarray]]:
+    """Distinct k-grams (sorted int64 keys) and their counts, k = 1 .. order, and for every
+    ranked order k the rank of each k-gram's suffix among the (k-1)-grams.
+
+    Orders up to :func:`packed_orders` are packed ids (see :func:`_count_packed`); each higher
+    order is one more pass over the corpus keyed by context ranks.
+    """
+    packed = packed_orders(vocab, order)
+    levels = _count_packed(flat, is_target, vocab, packed, chunk)
+    suffixes: dict[int, np.ndarray] = {}
+    for k in range(packed + 1, order + 1):
+        keys, counts, suffix = _count_ranked(flat, is_target, vocab, order, k, levels, chunk)
+        levels.append((keys, counts))
+        suffixes[k] = suffix
+    return levels, suffixes
+
+
+def find(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Position of every query in ``sorted_keys``, -1 when absent (queries searched in sorted
+    order: the table is walked once instead of at random)."""
+    out = np.full(len(queries), -1, dtype=np.int64)
+    if len(sorted_keys) == 0 or len(queries) == 0:
+        return out
+    perm = np.argsort(queries)
+    ordered = queries[perm]
+    pos = np.searchsorted(sorted_keys, ordered).clip(max=len(sorted_keys) - 1)
+    out[perm] = np.where(sorted_keys[pos] == ordered, pos, -1)
+    return out
+
+
+def context_ranks(
+    windows: np.ndarray, vocab: int, packed: int, top: int, levels: list[np.ndarray]
+) -> dict[int, np.ndarray]:
+    """Rank of the j-gram ending at every position of each window row among the sorted
+    level-j keys ``levels[j - 1]``, for ``j = packed .. top`` (-1: unseen, or too close to
+    the row start). ``windows`` is ``(rows, width)``; results have the same shape."""
+    rows, width = windows.shape
+    ranks = {}
+    rank = np.full((rows, width), -1, dtype=np.int64)
+    if width >= packed:
+        keys = np.zeros((rows, width - packed + 1), dtype=np.int64)
+        for j in range(packed):
+            keys *= vocab
+            keys += windows[:, j : j + width - packed + 1]
+        rank[:, packed - 1 :] = find(levels[packed - 1], keys.reshape(-1)).reshape(keys.shape)
+    ranks[packed] = rank
+    for j in range(packed + 1, top + 1):
+        previous, rank = rank, np.full((rows, width), -1, dtype=np.int64)
+        known = previous[:, :-1] >= 0
+        query = previous[:, :-1] * vocab + windows[:, 1:]
+        found = find(levels[j - 1], query[known])
+        inner = rank[:, 1:]
+        inner[known] = found
+        ranks[j] = rank
+    return ranks
+
+
+def _count_ranked(flat, is_target, vocab, order, k, levels, chunk):
+    """Order ``k`` keyed ``rank of its context * vocab + last id``, with its suffix ranks."""
+    pad = order - 1
+    packed = packed_orders(vocab, order)
+    sorted_levels = [keys for keys, _ in levels]
+    parts = []
+    for start in range(pad, len(flat), chunk):
+        stop = min(start + chunk, len(flat))
+        window = flat[start - pad : stop]
+        n = stop - start
+        valid = window[pad:] != 0 if is_target is None else is_target[start:stop]
+        valid = valid & (window[pad - k + 2 : pad - k + 2 + n] != 0)
+        ranks = context_ranks(window[None, :].astype(np.int64), vocab, packed, k - 1,
+                              sorted_levels)[k - 1][0]  # fmt: skip
+        context, suffix = ranks[pad - 1 : pad - 1 + n], ranks[pad:]
+        valid &= context >= 0
+        keys = context[valid] * vocab + window[pad:][valid]
+        suffix = suffix[valid]
+        perm = np.argsort(keys, kind="stable")
+        keys, suffix = keys[perm], suffix[perm]
+        if len(keys):
+            first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+            parts.append((keys[first], np.diff(np.append(first, len(keys))), suffix[first]))
+    if not parts:
+        empty = np.empty(0, np.int64)
+        return empty, empty.astype(np.uint32), empty
+    keys = np.concatenate([p[0] for p in parts])
+    counts = np.concatenate([p[1] for p in parts])
+    suffix = np.concatenate([p[2] for p in parts])
+    perm = np.argsort(keys, kind="stable")
+    keys, counts, suffix = keys[perm], counts[perm], suffix[perm]
+    first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    counts = np.add.reduceat(counts, first)
+    dtype = np.uint32 if counts.max() < 2**32 else np.uint64
+    return keys[first], counts.astype(dtype), suffix[first]
+
+
+def _count_packed(
     flat: np.ndarray,
     is_target: np.ndarray | None,
     vocab: int,
@@ -82,7 +210,7 @@ def count_ngrams(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Distinct k-grams (sorted int64 keys) and their counts (uint32/uint64), k = 1 .. order.
 
-    ``flat``, ``is_target`` as returned by :func:`layout` with ``pad = order - 1``. Only the
+    ``flat``, ``is_target`` as returned by :func:`layout` with ``pad >= order - 1``. Only the
     highest order is sorted: a shorter k-gram is the prefix of the ``order``-gram ending
     ``order - k`` positions later, so its counts are run lengths over the sorted keys
     divided by ``vocab ** (order - k)``; the k-grams among the last ``order - k`` targets
