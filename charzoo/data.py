@@ -315,8 +315,9 @@ def split_corpus(
             corpus, order[:n_val].sort().values
         )
     if corpus.n_texts == 1:  # one stream: views, no copy (it may be memory-mapped)
-        cut = len(corpus.targets) - max(1, int(round(fraction * len(corpus.targets))))
         targets = corpus.targets
+        # at least one target on each side; a stream of one target is not split
+        cut = max(min(len(targets) - max(1, int(round(fraction * len(targets)))), len(targets)), 1)
         return (
             Corpus(targets[:cut], torch.tensor([cut]), "stream"),
             Corpus(targets[cut:], torch.tensor([len(targets) - cut]), "stream"),
