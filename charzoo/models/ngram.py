@@ -207,9 +207,9 @@ class CharNGram(WindowLM):
         from the longest seen context down to the unigram and a uniform floor, so perplexity is
         finite on any text made of training characters. Fitting is closed-form (vectorised counts,
         no gradient training). The start of a text is a single start symbol (the boundary id),
-    as in KenLM and IRSTLM: contexts reaching before it back off to it, so the counts and
-    probabilities are those of the toolkits on ``<s> c1 .. cL </s>``; the boundary id also marks
-    the end of a text in document mode.
+        as in KenLM and IRSTLM: contexts reaching before it back off to it, so the counts and
+        probabilities are those of the toolkits on ``<s> c1 .. cL </s>``; the boundary id also marks
+        the end of a text in document mode.
 
         Parameters
         ----------
