@@ -314,3 +314,10 @@ def test_scale_benchmark_smoke():
     assert done.returncode == 0, done.stderr[-2000:]
     record = json.loads(done.stdout.strip().splitlines()[-1])
     assert record["n_ngrams"] > 0 and record["peak_rss_mb"] > 0
+
+
+@pytest.mark.parametrize("texts", [["a"], ["ab", "cd"]])
+def test_texts_shorter_than_the_order_fit_and_score(texts):
+    # no n-gram of the full order exists: Kneser-Ney keeps the raw lower-order counts
+    model = CharNGram(order=5).fit(texts)
+    assert np.isfinite(model.score(texts))

@@ -443,6 +443,8 @@ def _continuation_counts(
     keeps its raw count (as KenLM does for n-grams starting with ``<s>``).
     """
     suffixes, n_left = np.unique(longer % vocab**k, return_counts=True)
+    if len(suffixes) == 0:  # no longer n-grams (texts shorter than the order): raw counts
+        return counts
     pos = np.minimum(np.searchsorted(suffixes, ngrams), len(suffixes) - 1)
     hit = suffixes[pos] == ngrams
     starts_with_boundary = (ngrams < vocab ** (k - 1)) & (k > 1)
