@@ -186,9 +186,7 @@ def _describe_members(model: CharLM) -> list[dict]:
     return entries
 
 
-def _restore_members(
-    model: CharLM, entries: list[dict], device: str | None, path: Path
-) -> None:
+def _restore_members(model: CharLM, entries: list[dict], device: str | None, path: Path) -> None:
     """Rebuild the unfitted-module members described by :func:`_describe_members`."""
     from charzoo.registry import get_model_class
 

@@ -203,61 +203,61 @@ def _kn_discounts(counts: np.ndarray, discount: float | None) -> np.ndarray:
 class CharNGram(WindowLM):
     """Character n-gram model of any order from smoothed counts.
 
-        The previous ``order - 1`` characters predict the next one. Probabilities are interpolated
-        from the longest seen context down to the unigram and a uniform floor, so perplexity is
-        finite on any text made of training characters. Fitting is closed-form (vectorised counts,
-        no gradient training). The start of a text is a single start symbol (the boundary id),
-        as in KenLM and IRSTLM: contexts reaching before it back off to it, so the counts and
-        probabilities are those of the toolkits on ``<s> c1 .. cL </s>``; the boundary id also marks
-        the end of a text in document mode.
+    The previous ``order - 1`` characters predict the next one. Probabilities are interpolated
+    from the longest seen context down to the unigram and a uniform floor, so perplexity is
+    finite on any text made of training characters. Fitting is closed-form (vectorised counts,
+    no gradient training). The start of a text is a single start symbol (the boundary id),
+    as in KenLM and IRSTLM: contexts reaching before it back off to it, so the counts and
+    probabilities are those of the toolkits on ``<s> c1 .. cL </s>``; the boundary id also marks
+    the end of a text in document mode.
 
-        Parameters
-        ----------
-        order : int, default=3
-            n of the n-gram: the context is ``order - 1`` characters (``order=2`` is a bigram).
-        smoothing : {"kneser_ney", "witten_bell", "add_k"}, default="kneser_ney"
-            ``"kneser_ney"``: interpolated modified Kneser-Ney (absolute discounting of the counts,
-            lower orders from continuation counts). ``"witten_bell"``: interpolation weighted by
-            the number of distinct followers of a context. ``"add_k"``: ``(count + alpha) /
-            (total + alpha * V)`` at the longest seen context (additive smoothing, no
-            interpolation).
-        alpha : float, default=1.0
-            Pseudo-count of ``"add_k"``; 0 is the maximum-likelihood estimate, which gives unseen
-            n-grams zero probability (infinite perplexity). Ignored by the other smoothings.
-        discount : float in (0, 1] or None, default=None
-            Fixed Kneser-Ney discount for every order; None estimates three discounts per order
-            (for counts 1, 2 and 3+) from the counts of counts.
-        prune : int, default=0
-            Drop the n-grams of order 3 and above seen at most ``prune`` times in the training
-            data (``prune=1`` drops singletons, as KenLM's ``lmplz --prune 0 0 1``), after
-            smoothing: their probability mass goes to their context's back-off weight, so every
-            distribution still sums to one. Shrinks the model and its scoring memory at a small
-            cost in perplexity (see the n-gram section of ``docs/zoo.md``); 0 keeps every n-gram.
-        **kwargs
-            Common parameters of :class:`charzoo.base.CharLM` (``mode``, ``random_state``, ...).
+    Parameters
+    ----------
+    order : int, default=3
+        n of the n-gram: the context is ``order - 1`` characters (``order=2`` is a bigram).
+    smoothing : {"kneser_ney", "witten_bell", "add_k"}, default="kneser_ney"
+        ``"kneser_ney"``: interpolated modified Kneser-Ney (absolute discounting of the counts,
+        lower orders from continuation counts). ``"witten_bell"``: interpolation weighted by
+        the number of distinct followers of a context. ``"add_k"``: ``(count + alpha) /
+        (total + alpha * V)`` at the longest seen context (additive smoothing, no
+        interpolation).
+    alpha : float, default=1.0
+        Pseudo-count of ``"add_k"``; 0 is the maximum-likelihood estimate, which gives unseen
+        n-grams zero probability (infinite perplexity). Ignored by the other smoothings.
+    discount : float in (0, 1] or None, default=None
+        Fixed Kneser-Ney discount for every order; None estimates three discounts per order
+        (for counts 1, 2 and 3+) from the counts of counts.
+    prune : int, default=0
+        Drop the n-grams of order 3 and above seen at most ``prune`` times in the training
+        data (``prune=1`` drops singletons, as KenLM's ``lmplz --prune 0 0 1``), after
+        smoothing: their probability mass goes to their context's back-off weight, so every
+        distribution still sums to one. Shrinks the model and its scoring memory at a small
+        cost in perplexity (see the n-gram section of ``docs/zoo.md``); 0 keeps every n-gram.
+    **kwargs
+        Common parameters of :class:`charzoo.base.CharLM` (``mode``, ``random_state``, ...).
 
-        Attributes
-        ----------
-        tokenizer_ : CharTokenizer
-        module_ : NGramTable
-        mode_ : {"document", "stream"}
-        n_ngrams_ : int
-            Number of distinct n-grams stored over all orders.
+    Attributes
+    ----------
+    tokenizer_ : CharTokenizer
+    module_ : NGramTable
+    mode_ : {"document", "stream"}
+    n_ngrams_ : int
+        Number of distinct n-grams stored over all orders.
 
-        References
-        ----------
-        R. Kneser, H. Ney, "Improved backing-off for M-gram language modeling", ICASSP (1995).
-        S. F. Chen, J. Goodman, "An empirical study of smoothing techniques for language
-        modeling", Computer Speech & Language 13 (1999).
-        I. H. Witten, T. C. Bell, "The zero-frequency problem", IEEE Trans. Inf. Theory 37 (1991).
+    References
+    ----------
+    R. Kneser, H. Ney, "Improved backing-off for M-gram language modeling", ICASSP (1995).
+    S. F. Chen, J. Goodman, "An empirical study of smoothing techniques for language
+    modeling", Computer Speech & Language 13 (1999).
+    I. H. Witten, T. C. Bell, "The zero-frequency problem", IEEE Trans. Inf. Theory 37 (1991).
 
-        Examples
-        --------
-        >>> from charzoo import CharNGram
-        >>> from charzoo.datasets import load_names
-        >>> model = CharNGram(order=4).fit(load_names())
-        >>> model.score(["emma", "olivia"]) < 10
-        True
+    Examples
+    --------
+    >>> from charzoo import CharNGram
+    >>> from charzoo.datasets import load_names
+    >>> model = CharNGram(order=4).fit(load_names())
+    >>> model.score(["emma", "olivia"]) < 10
+    True
     """
 
     _parameter_constraints: dict = {
