@@ -25,6 +25,7 @@ _LAZY = {
     "CharLM": "charzoo.base",
     "CharLSTM": "charzoo.models.rnn",
     "CharMLP": "charzoo.models.mlp",
+    "CharMixture": "charzoo.models.mixture",
     "CharNGram": "charzoo.models.ngram",
     "CharNeuralBigram": "charzoo.models.neural_bigram",
     "CharRNN": "charzoo.models.rnn",
@@ -49,8 +50,8 @@ _LAZY = {
 _RENAMED = {"load": "load_model"}
 # submodules reachable as attributes (``charzoo.metrics.perplexity_scorer``) before any import
 _SUBMODULES = {
-    "base", "cli", "data", "datasets", "distributed", "hookspecs", "lr_finder", "metrics",
-    "models", "neural", "persistence", "plotting", "registry", "sampler", "sequence",
+    "base", "cli", "data", "datasets", "distributed", "encoded", "hookspecs", "lr_finder",
+    "metrics", "models", "neural", "persistence", "plotting", "registry", "sampler", "sequence",
     "testing", "tokenizer", "training", "utils", "window",
 }  # fmt: skip
 
@@ -61,6 +62,7 @@ __all__ = [
     "CharLM",
     "CharLSTM",
     "CharMLP",
+    "CharMixture",
     "CharNGram",
     "CharNeuralBigram",
     "CharRNN",
@@ -106,6 +108,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from charzoo.lr_finder import LRFindResult, lr_find
     from charzoo.models.bigram import CharBigram
     from charzoo.models.bow import CharBoW
+    from charzoo.models.mixture import CharMixture
     from charzoo.models.mlp import CharMLP
     from charzoo.models.neural_bigram import CharNeuralBigram
     from charzoo.models.ngram import CharNGram
