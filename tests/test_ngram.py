@@ -180,7 +180,11 @@ def test_counts_use_small_dtypes_on_python_source():
     corpus = model._encode(texts[cut:])
     flat, _ = layout(corpus.targets, corpus.lengths, 3, model.tokenizer_.vocab_size)
     assert flat.dtype == (np.uint8 if model.tokenizer_.vocab_size <= 256 else np.uint16)
-    assert math.log2(model.score(texts[cut:])) < 2.6  # bits per character (2.47 measured)
+    # which files are installed differs between machines, so the bound is relative: the 4-gram
+    # must beat a bigram on the same held-out files by a clear margin (2.47 vs 3.5 bits here)
+    bigram = CharNGram(order=2, handle_unknown="ignore").fit(texts[:cut])
+    bits, bigram_bits = (math.log2(m.score(texts[cut:])) for m in (model, bigram))
+    assert bits < bigram_bits - 0.5 < math.log2(model.tokenizer_.vocab_size)
 
 
 # ------------------------------------------------------------------------------ smoothing
