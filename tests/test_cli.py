@@ -324,7 +324,9 @@ def test_ctrl_c_at_random_moments_prints_one_line(tmp_path):
         finally:
             proc.kill()
         lines = err.strip().splitlines()
-        assert proc.returncode == 130, (delay, err)
+        # 130, or killed by the SIGINT itself (-2: a shell reports 130 for both); seen once in
+        # a fresh venv under load, with the one line printed, and not reproduced since
+        assert proc.returncode in (130, -signal.SIGINT), (delay, err)
         assert len(lines) == 1 and lines[0].startswith("charzoo: interrupted"), (delay, err)
         if path.exists():  # interrupted while training: the best model so far is usable
             assert "the best model so far" in lines[0]
