@@ -27,7 +27,6 @@ place, so Ctrl-C at any moment prints one line.
 from __future__ import annotations
 
 import argparse
-import ast
 import math
 import os
 import signal
@@ -90,21 +89,10 @@ def read_text_file(path: Path) -> str:
         raise CLIError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def _parse_value(raw: str) -> object:
-    """``--param`` values: Python/JSON literals (3, 0.1, true, none, [1, 2]) or plain strings."""
-    lowered = raw.strip().lower()
-    if lowered in {"true", "false"}:
-        return lowered == "true"
-    if lowered in {"none", "null"}:
-        return None
-    try:
-        return ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        return raw
-
-
 def _parse_params(items: list[str], valid: set[str], model: str) -> dict:
     params = {}
+    from charzoo.utils import parse_literal
+
     for item in items:
         key, sep, raw = item.partition("=")
         key = key.strip().replace("-", "_")
@@ -115,7 +103,7 @@ def _parse_params(items: list[str], valid: set[str], model: str) -> dict:
                 f"model {model!r} has no parameter {key!r}; its parameters: "
                 + ", ".join(sorted(valid))
             )
-        params[key] = _parse_value(raw)
+        params[key] = parse_literal(raw)
     return params
 
 

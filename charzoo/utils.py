@@ -18,6 +18,7 @@ __all__ = [
     "check_device",
     "widest",
     "make_generator",
+    "parse_literal",
     "module_device",
     "resolve_device",
     "seed_from",
@@ -262,3 +263,19 @@ def show_progress(verbose: bool | int | str) -> bool:
         interactive = bool(getattr(stderr, "isatty", None) and stderr.isatty())
         return interactive or "ipykernel" in sys.modules
     return bool(verbose)
+
+
+def parse_literal(raw: str) -> object:
+    """A command-line value: a Python/JSON literal (3, 0.1, true, none, [1, 2]) or the string."""
+    import ast
+
+    text = raw.strip()
+    lowered = text.lower()
+    if lowered in {"true", "false"}:
+        return lowered == "true"
+    if lowered in {"none", "null"}:
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text

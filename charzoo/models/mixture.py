@@ -27,7 +27,7 @@ from charzoo.base import CharLM
 from charzoo.data import Corpus, check_texts, encode_corpus, resolve_mode
 from charzoo.hookspecs import hookimpl
 from charzoo.tokenizer import CharTokenizer
-from charzoo.utils import seed_from
+from charzoo.utils import parse_literal, seed_from
 
 __all__ = ["CharMixture", "MixtureDecoder", "MixtureModule", "em_weights", "members_from_specs"]
 
@@ -556,7 +556,7 @@ def members_from_specs(specs: list[str]) -> list[tuple[str, CharLM]]:
                     f"--member {spec!r}: model {model!r} has no parameter {key!r}; its "
                     f"parameters: {', '.join(sorted(valid))}"
                 )
-            params[key] = _literal(raw)
+            params[key] = parse_literal(raw)
         taken = {n for n, _ in members}
         name, i = model, 1
         while name in taken:
@@ -566,20 +566,6 @@ def members_from_specs(specs: list[str]) -> list[tuple[str, CharLM]]:
     if not members:
         raise ValueError("a mixture needs at least one --member")
     return members
-
-
-def _literal(raw: str) -> object:
-    import ast
-
-    lowered = raw.strip().lower()
-    if lowered in {"true", "false"}:
-        return lowered == "true"
-    if lowered in {"none", "null"}:
-        return None
-    try:
-        return ast.literal_eval(raw.strip())
-    except (ValueError, SyntaxError):
-        return raw.strip()
 
 
 @hookimpl
