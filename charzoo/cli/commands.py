@@ -13,6 +13,7 @@ from pathlib import Path
 from charzoo.cli.inputs import (
     CLIError,
     load_model_spec,
+    members_from_specs,
     model_presets,
     parse_params,
     print_table,
@@ -70,8 +71,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
         params.update(presets[args.preset])
     params.update(parse_params(args.param, valid, args.model))
     if args.member:  # mixture members: --member ngram:order=5 --member transformer
-        from charzoo.models.mixture import members_from_specs
-
         if "estimators" not in valid:
             raise CLIError(f"--member applies to the mixture model, not {args.model!r}")
         params["estimators"] = members_from_specs(args.member)

@@ -8,6 +8,7 @@ __all__ = [
     "BUNDLED",
     "CLIError",
     "load_model_spec",
+    "members_from_specs",
     "model_presets",
     "parse_params",
     "print_table",
@@ -18,7 +19,7 @@ __all__ = [
 BUNDLED = ("names", "dinos", "shakespeare")
 
 
-class CLIError(Exception):
+class CLIError(ValueError):
     """A user error reported as one line."""
 
 
@@ -65,18 +66,20 @@ def read_text_file(path: Path) -> str:
         raise CLIError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def parse_params(items: list[str], valid: set[str], model: str) -> dict:
-    params = {}
+def parse_params(items: list[str], valid: set[str], model: str, what: str = "--param") -> dict:
+    """``key=value`` items as hyperparameters of ``model`` (values read by
+    :func:`charzoo.utils.parse_literal`); ``what`` names the option in error messages."""
     from charzoo.utils import parse_literal
 
+    params = {}
     for item in items:
         key, sep, raw = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not key:
-            raise CLIError(f"--param expects key=value, got {item!r}")
+            raise CLIError(f"{what} expects key=value, got {item!r}")
         if key not in valid:
             raise CLIError(
-                f"model {model!r} has no parameter {key!r}; its parameters: "
+                f"{what}: model {model!r} has no parameter {key!r}; its parameters: "
                 + ", ".join(sorted(valid))
             )
         params[key] = parse_literal(raw)
@@ -112,3 +115,39 @@ def print_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def members_from_specs(specs: list[str]) -> list:
+    """Mixture members from command-line specs ``model[:key=value,...]`` (e.g.
+    ``ngram:order=5``).
+
+    Each member is named after its model, with ``-2``, ``-3``... for repeats; values are read
+    as Python/JSON literals (``5``, ``0.1``, ``true``) or else kept as strings.
+
+    Parameters
+    ----------
+    specs : list of str
+
+    Returns
+    -------
+    list of (str, CharLM)
+        Unfitted members, for ``CharMixture(estimators=...)``.
+    """
+    from charzoo.registry import create_model, get_model_class
+
+    members: list = []
+    for spec in specs:
+        model, _, rest = spec.partition(":")
+        model = model.strip()
+        valid = set(get_model_class(model)().get_params(deep=False))
+        items = [p.strip() for p in rest.split(",") if p.strip()]
+        params = parse_params(items, valid, model, what=f"--member {spec!r}")
+        taken = {n for n, _ in members}
+        name, i = model, 1
+        while name in taken:
+            i += 1
+            name = f"{model}-{i}"
+        members.append((name, create_model(model, **params)))
+    if not members:
+        raise CLIError("a mixture needs at least one --member")
+    return members
