@@ -110,14 +110,10 @@ def _one_thread(check: Callable[[CharLM], None]) -> Callable[[CharLM], None]:
 
     @functools.wraps(check)
     def wrapper(estimator: CharLM) -> None:
-        import torch
+        from charzoo.utils import torch_threads
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with torch_threads(1):
             check(estimator)
-        finally:
-            torch.set_num_threads(threads)
 
     return wrapper
 

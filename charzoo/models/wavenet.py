@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from charzoo.hookspecs import hookimpl
-from charzoo.models.mlp import output_layer, tanh_layer
+from charzoo.layers import output_layer, tanh_layer
 from charzoo.window import NeuralWindowLM
 
 __all__ = ["CharWaveNet", "FlattenConsecutive"]
