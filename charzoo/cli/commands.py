@@ -30,8 +30,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     rows = []
     for name in charzoo.list_models(args.pattern):
         info = charzoo.model_info(name)
+        if args.presets:
+            for preset, params in sorted(model_presets(info.cls).items()):
+                shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+                rows.append((name, preset, shown))
+            continue
         rows.append((name, info.cls.__name__, f"{info.package} {info.version}", info.description))
-    print_table(rows, ("name", "class", "package", "description"))
+    header = (
+        ("name", "preset", "parameters")
+        if args.presets
+        else ("name", "class", "package", "description")
+    )
+    print_table(rows, header)
     return 0
 
 
@@ -320,6 +330,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"{getattr(model, 'stop_reason_', '?')}, best step {getattr(model, 'best_step_', '?')}"
             f"{best}, last train loss {history['train_loss'][-1]:.4f}"
         )
+    presets = model_presets(type(model))
+    if presets:
+        print(f"presets         {', '.join(sorted(presets))} (charzoo models --presets)")
     print("hyperparameters")
     for key, value in sorted(model.get_params(deep=False).items()):
         print(f"  {key} = {value!r}")

@@ -104,11 +104,8 @@ def load_model_spec(spec: str, threads: int | None = None):
 
 
 def model_presets(cls: type) -> dict[str, dict]:
-    """Named settings of a model class: its ``presets`` and ``ZOO_PRESET`` (as ``zoo``)."""
-    presets = dict(getattr(cls, "presets", None) or {})
-    if getattr(cls, "ZOO_PRESET", None):
-        presets.setdefault("zoo", cls.ZOO_PRESET)
-    return presets
+    """Named settings of a model class (its ``presets``, see :mod:`charzoo.presets`)."""
+    return dict(getattr(cls, "presets", None) or {})
 
 
 def print_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:

@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the available models")
     p.add_argument("pattern", nargs="?", default="*", help="wildcard filter, e.g. 'char*'")
     p.add_argument("--trace", action="store_true", help="show every plugin and load failures")
+    p.add_argument(
+        "--presets",
+        action="store_true",
+        help="list each model's presets (named settings for `charzoo fit --preset NAME`)",
+    )
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("plugins", help="every plugin found: package, version, models, errors")

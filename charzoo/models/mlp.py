@@ -10,6 +10,7 @@ from torch import nn
 
 from charzoo.hookspecs import hookimpl
 from charzoo.layers import output_layer, tanh_layer
+from charzoo.presets import DeprecatedPreset
 from charzoo.window import NeuralWindowLM
 
 __all__ = ["CharMLP", "MLPModule"]
@@ -75,7 +76,7 @@ class CharMLP(NeuralWindowLM):
     Hidden layers use Kaiming-normal init with the tanh gain 5/3 and the output layer is
     scaled down by 10, so the initial loss is close to ln(vocab_size).
     The documented preset reaching test NLL <= 2.09 on names (``benchmarks/window_models.py``)
-    is ``CharMLP(**CharMLP.ZOO_PRESET)``.
+    is ``CharMLP.from_preset("names")``.
 
     References
     ----------
@@ -104,17 +105,20 @@ class CharMLP(NeuralWindowLM):
         "batch_norm": ["boolean"],
     }
 
-    #: Settings of the names benchmark (``CharMLP(**CharMLP.ZOO_PRESET)``).
-    ZOO_PRESET: dict = {
-        "block_size": 8,
-        "n_embd": 16,
-        "n_hidden": 256,
-        "n_layers": 2,
-        "batch_norm": True,
-        "batch_size": 256,
-        "learning_rate": 5e-3,
-        "max_steps": 12000,
+    #: Documented settings; "names" is the names benchmark's (``from_preset("names")``).
+    presets = {
+        "names": {
+            "block_size": 8,
+            "n_embd": 16,
+            "n_hidden": 256,
+            "n_layers": 2,
+            "batch_norm": True,
+            "batch_size": 256,
+            "learning_rate": 5e-3,
+            "max_steps": 12000,
+        }
     }
+    ZOO_PRESET = DeprecatedPreset("names")  # the old name, for one release
 
     def __init__(
         self,
