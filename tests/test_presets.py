@@ -32,7 +32,8 @@ def test_unknown_preset_names_the_known_ones():
 
 def test_preset_overrides_apply_last():
     model = charzoo.CharMLP.from_preset("names", n_hidden=7)
-    assert model.n_hidden == 7 and model.batch_norm is charzoo.CharMLP.presets["names"]["batch_norm"]
+    preset = charzoo.CharMLP.presets["names"]
+    assert model.n_hidden == 7 and model.batch_norm is preset["batch_norm"]
 
 
 @pytest.mark.parametrize("cls", [charzoo.CharMLP, charzoo.CharWaveNet], ids=lambda c: c.__name__)
