@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = ("model", "test_nll", "perplexity", "bits_per_char", "n_parameters", "fit_seconds")
 
 
 def test_run_all_smoke(tmp_path):
+    pytest.importorskip("nltk", reason="the speed benchmark compares with nltk (benchmark extra)")
     out = tmp_path / "speed.jsonl"
     proc = subprocess.run(
         [sys.executable, "benchmarks/run_all.py", "--smoke", "--", "--out", str(out)],
