@@ -4,7 +4,8 @@ A ``.cz`` file is a ``torch.save`` archive of one dict holding only strings, num
 tensors::
 
     {"format": "charzoo", "format_version": 2, "charzoo_version": "0.1.0",
-     "model": "mlp", "package": "charzoo", "package_version": "0.1.0",
+     "model": "mlp", "class": "charzoo.models.mlp.CharMLP",  # class: informational
+     "package": "charzoo", "package_version": "0.1.0",
      "params": "<JSON of get_params()>", "tokenizer": "<JSON>",
      "fitted": "<JSON of mode_, history_, n_steps_, ...>", "state_dict": {name: tensor},
      "checksum": "<SHA-256 of every other field and every tensor>"}

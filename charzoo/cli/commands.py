@@ -114,7 +114,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         model = info.cls(**params)
     if "verbose" in valid:
         model.set_params(verbose=not args.quiet)
-    reporter = _Reporter(model, out, args)
+    reporter = _Reporter(out, args)
     if "callbacks" in valid:
         model.set_params(callbacks=[*(model.callbacks or []), reporter])
     encoded = not isinstance(texts, list)  # a .czb file: one stream of len(texts) ids
@@ -187,7 +187,7 @@ def _resume(args: argparse.Namespace, info, valid: set[str], params: dict):
 class _Reporter:
     """Training callback: saves the best model so far and prints samples now and then."""
 
-    def __init__(self, model, out: Path, args: argparse.Namespace) -> None:
+    def __init__(self, out: Path, args: argparse.Namespace) -> None:
         self.out, self.args = out, args
         self.last_sample = 0
         self.every = args.sample_every
