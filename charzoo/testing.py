@@ -32,37 +32,18 @@ from collections.abc import Callable, Iterable, Iterator
 
 from sklearn.base import clone
 
+from charzoo import checks
 from charzoo.base import CharLM
-from charzoo.checks import (  # the checks, importable from here as before
-    CHECKS,
-    check_bad_input,
-    check_clone_and_params,
-    check_fit_generate_score,
-    check_grid_search,
-    check_init_stores_params,
-    check_random_state,
-    check_registered,
-    check_save_load,
-    check_stream_mode,
-    check_unfitted_raises,
-)
+from charzoo.checks import *  # noqa: F403 - every check, importable from here as before
+from charzoo.checks import CHECKS
 
 __all__ = [
     "TINY_PARAMS",
-    "check_registered",
-    "check_init_stores_params",
-    "check_clone_and_params",
-    "check_unfitted_raises",
-    "check_fit_generate_score",
-    "check_stream_mode",
-    "check_random_state",
-    "check_save_load",
-    "check_grid_search",
-    "check_bad_input",
     "all_checks",
     "check_model",
     "make_tiny",
     "parametrize_with_checks",
+    *(name for name in checks.__all__ if name.startswith("check_")),
 ]
 
 # Applied to the parameters an estimator has (before ``check_params``): a few steps of training
