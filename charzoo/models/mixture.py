@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import math
 import time
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from charzoo.base import CharLM
 from charzoo.data import Corpus, check_texts, encode_corpus, resolve_mode
 from charzoo.hookspecs import hookimpl
+from charzoo.params import Fraction, Options
 from charzoo.tokenizer import CharTokenizer
 from charzoo.utils import parse_literal, seed_from
 
@@ -200,8 +200,8 @@ class CharMixture(CharLM):
 
     _parameter_constraints: dict = {
         "estimators": [list, None],
-        "weights": [StrOptions({"fit", "uniform"}), "array-like"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "weights": [Options("fit", "uniform"), "array-like"],
+        "validation_fraction": [Fraction(closed="neither")],
         "prefit": ["boolean"],
         "n_jobs": [Integral, None],
     }

@@ -9,11 +9,8 @@ smallest dtype plus the distinct n-grams, never ``vocab_size ** order``.
 
 from __future__ import annotations
 
-from numbers import Integral, Real
-
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from charzoo.data import Corpus
 from charzoo.hookspecs import hookimpl
@@ -24,6 +21,7 @@ from charzoo.models.ngram_counting import (
     packed_orders,
     rolling_keys,
 )
+from charzoo.params import Fraction, NonNegativeFloat, NonNegativeInt, Options, PositiveInt
 from charzoo.utils import module_device
 from charzoo.window import WindowLM
 
@@ -261,11 +259,11 @@ class CharNGram(WindowLM):
     """
 
     _parameter_constraints: dict = {
-        "order": [Interval(Integral, 1, None, closed="left")],
-        "smoothing": [StrOptions(set(SMOOTHINGS))],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "discount": [Interval(Real, 0, 1, closed="right"), None],
-        "prune": [Interval(Integral, 0, None, closed="left")],
+        "order": [PositiveInt],
+        "smoothing": [Options(*SMOOTHINGS)],
+        "alpha": [NonNegativeFloat],
+        "discount": [Fraction(closed="right"), None],
+        "prune": [NonNegativeInt],
     }
 
     def __init__(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import torch
-from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from charzoo.hookspecs import hookimpl
 from charzoo.models.mlp import output_layer, tanh_layer
+from charzoo.params import PositiveInt
 from charzoo.window import NeuralWindowLM
 
 __all__ = ["CharWaveNet", "FlattenConsecutive"]
@@ -98,10 +96,11 @@ class CharWaveNet(NeuralWindowLM):
     """
 
     _parameter_constraints: dict = {
-        "block_size": [Interval(Integral, 1, None, closed="left")],
-        "n_embd": [Interval(Integral, 1, None, closed="left")],
-        "n_hidden": [Interval(Integral, 1, None, closed="left")],
+        "block_size": [PositiveInt],
+        "n_embd": [PositiveInt],
+        "n_hidden": [PositiveInt],
     }
+    _default_overrides: dict = {"batch_size": 128, "learning_rate": 3e-3, "max_steps": 30000}
 
     #: Settings of the names benchmark (``CharWaveNet(**CharWaveNet.ZOO_PRESET)``).
     ZOO_PRESET: dict = {
@@ -119,14 +118,9 @@ class CharWaveNet(NeuralWindowLM):
         block_size: int = 8,
         n_embd: int = 24,
         n_hidden: int = 128,
-        batch_size: int = 128,
-        learning_rate: float = 3e-3,
-        max_steps: int = 30000,
         **kwargs: object,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps, **kwargs
-        )
+        super().__init__(**kwargs)
         self.block_size = block_size
         self.n_embd = n_embd
         self.n_hidden = n_hidden
