@@ -58,7 +58,7 @@ def Range(  # noqa: N802 - reads as a type in a constraint list
     high: float | None = None,
     *,
     closed: str = "both",
-) -> _sk.Interval:
+) -> object:
     """Numbers of one kind between two bounds.
 
     Parameters
@@ -98,12 +98,20 @@ def Range(  # noqa: N802 - reads as a type in a constraint list
     right = closed in ("both", "right") and high is not None
     sides = {(True, True): "both", (True, False): "left", (False, True): "right"}
     try:
-        return _sk.Interval(_KINDS[kind], low, high, closed=sides.get((left, right), "neither"))
+        return _Range(_KINDS[kind], low, high, closed=sides.get((left, right), "neither"))
     except TypeError as exc:  # a float bound for an int range
         raise ValueError(f"Range({kind.__name__}, {low!r}, {high!r}): {exc}") from None
 
 
-def Fraction(*, closed: str = "both") -> _sk.Interval:  # noqa: N802 - reads as a type
+class _Range(_sk.Interval):
+    """scikit-learn's interval constraint, shown as the ``Range`` call that builds it."""
+
+    def __repr__(self) -> str:
+        kind = "int" if self.type is Integral else "float"
+        return f"Range({kind}, {self.left!r}, {self.right!r}, closed={self.closed!r})"
+
+
+def Fraction(*, closed: str = "both") -> object:  # noqa: N802 - reads as a type
     """Real numbers between 0 and 1 (a probability, a proportion, a dropout rate).
 
     Parameters
@@ -161,6 +169,9 @@ class Options(_sk.Options):
 
     def __str__(self) -> str:
         return "one of " + ", ".join(repr(v) for v in self.values)
+
+    def __repr__(self) -> str:
+        return f"Options({', '.join(repr(v) for v in self.values)})"
 
 
 def _common_type(values: tuple) -> type:
