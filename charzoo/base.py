@@ -9,15 +9,12 @@ A model family (window or sequence models) adds how a module sees the data; a mo
 
 from __future__ import annotations
 
-import inspect
 import sys
 import warnings
-from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from charzoo.data import (
@@ -28,6 +25,7 @@ from charzoo.data import (
     fit_tokenizer,
     resolve_mode,
 )
+from charzoo.params import Options, PositiveInt, publish_signature, validate_params
 from charzoo.presets import PresetsMixin
 from charzoo.sampler import Decoder, check_sampling_params, sample
 from charzoo.tokenizer import CharTokenizer, normalize
@@ -51,8 +49,11 @@ class CharLM(PresetsMixin, BaseEstimator):
     """Base class of all character-level language models.
 
     Subclasses declare their own hyperparameters as keyword arguments of ``__init__`` and pass
-    the rest to ``super().__init__(**kwargs)``; the combined signature is published on the
-    subclass so that ``get_params``, ``clone`` and ``repr`` see every parameter.
+    the rest to ``super().__init__(**kwargs)``; inherited defaults they change go in a
+    ``_default_overrides`` dict instead of a re-declaration. The combined signature is
+    published on the subclass (:func:`charzoo.params.publish_signature`) so that
+    ``get_params``, ``clone``, ``repr`` and the documentation see every parameter with its
+    effective default.
 
     Parameters
     ----------
@@ -82,11 +83,11 @@ class CharLM(PresetsMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "mode": [StrOptions({"auto", "document", "stream"})],
-        "handle_unknown": [StrOptions({"error", "ignore"})],
+        "mode": [Options("auto", "document", "stream")],
+        "handle_unknown": [Options("error", "ignore")],
         "device": [str],
-        "verbose": ["verbose", StrOptions({"auto"})],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "verbose": ["verbose", Options("auto")],
+        "n_threads": [PositiveInt, None],
         "random_state": ["random_state"],
     }
 
@@ -109,9 +110,7 @@ class CharLM(PresetsMixin, BaseEstimator):
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        init = cls.__dict__.get("__init__")
-        if init is not None:
-            init.__signature__ = _merged_signature(cls)
+        publish_signature(cls)
 
     # ----------------------------------------------------------------- subclass interface
     def _fit_model(self, train: Corpus, val: Corpus | None, generator: torch.Generator) -> None:
@@ -156,8 +155,7 @@ class CharLM(PresetsMixin, BaseEstimator):
         """
         constraints = self._all_parameter_constraints()
         params = self.get_params(deep=False)
-        _reject_bools(constraints, params, type(self).__name__)
-        validate_parameter_constraints(constraints, params, caller_name=type(self).__name__)
+        validate_params(constraints, params, type(self).__name__)
         self._check_params()
         if device:
             check_device(self.device)
@@ -432,25 +430,6 @@ class CharLM(PresetsMixin, BaseEstimator):
         return sum(p.numel() for p in self.module_.parameters() if p.requires_grad)
 
 
-def _merged_signature(cls: type) -> inspect.Signature:
-    """The subclass's own ``__init__`` parameters followed by every inherited one."""
-    params: dict[str, inspect.Parameter] = {}
-    own = True
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None or klass is object:
-            continue
-        for p in inspect.signature(init).parameters.values():
-            if p.name == "self" or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
-                continue
-            if p.name not in params:
-                params[p.name] = p if own else p.replace(kind=p.KEYWORD_ONLY)
-        own = False
-    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    ordered = sorted(params.values(), key=lambda p: p.kind == p.KEYWORD_ONLY)
-    return inspect.Signature([self_param, *ordered])
-
-
 def _given_tokenizer(tokenizer: object, handle_unknown: str) -> CharTokenizer:
     """A copy of the fitted ``tokenizer`` passed to ``fit``, with the model's ``handle_unknown``."""
     if not isinstance(tokenizer, CharTokenizer) or not tokenizer.chars:
@@ -461,29 +440,6 @@ def _given_tokenizer(tokenizer: object, handle_unknown: str) -> CharTokenizer:
     copy = CharTokenizer(handle_unknown=handle_unknown)
     copy._set_chars(tokenizer.chars)
     return copy
-
-
-_BOOL_OK = ("boolean", "verbose", "no_validation")
-
-
-def _reject_bools(constraints: dict, params: dict, caller: str) -> None:
-    """``TypeError`` for a bool given where the constraints ask for a number."""
-    for key, value in params.items():
-        if not isinstance(value, (bool, np.bool_)) or key not in constraints:
-            continue
-        allowed = constraints[key]
-        if any((isinstance(c, str) and c in _BOOL_OK) or c in (bool, object) for c in allowed):
-            continue
-        numeric = any(
-            c == "random_state" or getattr(c, "type", None) in (Integral, Real, int, float)
-            for c in allowed
-        )
-        if not numeric:
-            continue  # scikit-learn's own message names the expected type
-        raise TypeError(
-            f"The {key!r} parameter of {caller} must be a number, not the bool {value!r}; "
-            f"pass an int or float (e.g. {key}=1) instead of True/False"
-        )
 
 
 def _warn_if_passthrough_scorer(name: str) -> None:

@@ -16,12 +16,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from numbers import Integral, Real
+from numbers import Integral
 
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from charzoo.data import Corpus, split_corpus
+from charzoo.params import (
+    Fraction,
+    NonNegativeFloat,
+    NonNegativeInt,
+    Options,
+    PositiveFloat,
+    PositiveInt,
+)
 from charzoo.training import LR_SCHEDULES, TrainingTask, TrainSettings, run_training
 from charzoo.utils import available_memory
 
@@ -196,16 +203,16 @@ class NeuralMixin:
     """
 
     _parameter_constraints: dict = {
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_steps": [Interval(Integral, 1, None, closed="left")],
-        "lr_schedule": [StrOptions(set(LR_SCHEDULES))],
-        "warmup_steps": [Interval(Integral, 0, None, closed="left")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
-        "eval_interval": [Interval(Integral, 1, None, closed="left"), None],
+        "learning_rate": [PositiveFloat],
+        "batch_size": [PositiveInt],
+        "max_steps": [PositiveInt],
+        "lr_schedule": [Options(*LR_SCHEDULES)],
+        "warmup_steps": [NonNegativeInt],
+        "weight_decay": [NonNegativeFloat],
+        "grad_clip": [PositiveFloat, None],
+        "validation_fraction": [Fraction(closed="left")],
+        "n_iter_no_change": [PositiveInt, None],
+        "eval_interval": [PositiveInt, None],
         "warm_start": ["boolean"],
         "callbacks": [list, None],
     }

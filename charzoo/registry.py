@@ -1,9 +1,10 @@
 """The model registry, filled through pluggy by built-in and third-party plugins.
 
 Built-in model modules (:mod:`charzoo.models`) and every entry point of the ``charzoo`` group
-are loaded as plugins, each on its own: a plugin that fails to import, raises in its hook,
-registers something that is not a model class or claims a name already taken is reported with
-a :class:`PluginWarning` naming it, and the rest of the zoo keeps working.
+are loaded as plugins, each on its own: a plugin that fails to import, implements a hook
+charzoo does not define (a misspelled ``@hookimpl``), raises in its hook, registers something
+that is not a model class or claims a name already taken is reported with a
+:class:`PluginWarning` naming it, and the rest of the zoo keeps working.
 
 Operator switches (in the style of pytest's):
 
@@ -13,6 +14,7 @@ Operator switches (in the style of pytest's):
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import importlib
 import os
@@ -118,6 +120,31 @@ class Registry:
             self.manager.register(plugin, name=info.name)
         except Exception as exc:  # import errors, bad hook signatures, ...
             self._fail(info, f"it failed to load: {exc!r}")
+            return
+        try:
+            # every plugin registered before this one passed, so a failure is this plugin's
+            self.manager.check_pending()
+        except pluggy.PluginValidationError:
+            unknown = self._unknown_hooks(plugin)
+            self.manager.unregister(plugin)
+            self._fail(info, f"it implements {_unknown_hooks_text(unknown, self._known_hooks())}")
+
+    def _known_hooks(self) -> list[str]:
+        return sorted(n for n, c in self._hook_callers() if c.has_spec())
+
+    def _hook_callers(self) -> list[tuple[str, pluggy.HookCaller]]:
+        return [(n, c) for n, c in vars(self.manager.hook).items() if not n.startswith("_")]
+
+    def _unknown_hooks(self, plugin: object) -> list[str]:
+        """Names of the hooks ``plugin`` implements that no hook specification defines."""
+        return sorted(
+            name
+            for name, caller in self._hook_callers()
+            if not caller.has_spec()
+            and any(
+                impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls()
+            )
+        )
 
     def _fail(self, info: PluginInfo, reason: str) -> None:
         info.error = reason if info.error is None else f"{info.error}; {reason}"
@@ -153,6 +180,19 @@ class Registry:
             plugin.models.append(name)
 
         return register
+
+
+def _unknown_hooks_text(unknown: list[str], known: list[str]) -> str:
+    """The warning's account of unknown hooks, with the nearest defined name for each."""
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    noun = "hook" if len(unknown) == 1 else "hooks"
+    return (
+        f"{noun} {', '.join(parts)}, which charzoo does not define; charzoo calls only "
+        f"{', '.join(known)} (check the spelling of the @charzoo.hookimpl functions)"
+    )
 
 
 def _canonical(name: str) -> str:

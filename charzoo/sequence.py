@@ -28,12 +28,12 @@ from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import StrOptions
 
 from charzoo.base import CharLM
 from charzoo.data import Corpus
 from charzoo.distributed import shard
 from charzoo.neural import NeuralMixin
+from charzoo.params import Options
 from charzoo.tokenizer import BOUNDARY_ID
 from charzoo.utils import ACTIVATION_FLOATS, module_device, widest
 
@@ -409,7 +409,7 @@ class NeuralSequenceLM(NeuralMixin, SequenceLM):
         :class:`charzoo.base.CharLM`.
     """
 
-    _parameter_constraints: dict = {"stream_sampling": [StrOptions({"random", "adjacent"})]}
+    _parameter_constraints: dict = {"stream_sampling": [Options("random", "adjacent")]}
 
     def __init__(self, *, stream_sampling: str = "random", **kwargs: object) -> None:
         super().__init__(**kwargs)

@@ -187,3 +187,75 @@ def test_installed_but_broken_plugin_is_named_with_its_import_error(site, tmp_pa
         # fitting by name points at the broken plugins as well
         with pytest.raises(ValueError, match=r"unknown model 'fakegram'.*failed to load.*good"):
             charzoo.create_model("fakegram")
+
+
+TYPO = '''
+from charzoo import hookimpl
+from charzoo.models.bigram import CharBigram
+
+class TypoGram(CharBigram):
+    """Never registered: the hook's name is misspelled."""
+
+@hookimpl
+def charzoo_register_model(register):
+    register(TypoGram, name="typogram")
+'''
+OPTIONAL = '''
+from charzoo import hookimpl
+from charzoo.models.bigram import CharBigram
+
+class LaterGram(CharBigram):
+    """Registered; its optional hook for a future charzoo is allowed."""
+
+@hookimpl(optionalhook=True)
+def charzoo_hook_of_a_later_version():
+    pass
+
+@hookimpl
+def charzoo_register_models(register):
+    register(LaterGram, name="latergram")
+'''
+
+
+def test_misspelled_hook_is_a_plugin_failure_naming_the_plugin(site, tmp_path, monkeypatch, capsys):
+    from charzoo.cli import main
+    from charzoo.registry import explain_missing_model
+
+    other = tmp_path / "typo"
+    make_distribution(
+        other,
+        "charzoo-typo",
+        "0.4",
+        {"typo": "czfake_typo", "later": "czfake_later"},
+        {"czfake_typo": TYPO, "czfake_later": OPTIONAL},
+    )
+    monkeypatch.syspath_prepend(str(other))
+    importlib.invalidate_caches()
+    reload_plugins()
+    try:
+        names, messages = _load_quietly()
+        assert "typogram" not in names
+        assert {"fakegram", "latergram", "mlp"} <= set(names)  # the rest of the zoo works
+        (message,) = [m for m in messages if "plugin 'typo'" in m]
+        assert "package charzoo-typo 0.4" in message
+        assert "hook 'charzoo_register_model' (did you mean 'charzoo_register_models'?)" in message
+        assert not [m for m in messages if "plugin 'later'" in m]
+        plugins = {p.name: p for p in list_plugins()}
+        assert "charzoo does not define" in plugins["typo"].error
+        assert plugins["typo"].models == [] and plugins["later"].error is None
+        # the same failure explains a missing model, by name or from a saved file
+        explained = explain_missing_model("typogram", "charzoo-typo")
+        assert "failed to load" in explained and "plugin 'typo'" in explained
+        assert "charzoo_register_model'" in explained and "pip install" not in explained
+        with pytest.raises(ValueError, match=r"unknown model 'typogram'.*failed.*typo"):
+            charzoo.create_model("typogram")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PluginWarning)
+            assert main(["plugins"]) == 0
+        out = capsys.readouterr().out
+        assert "typo  [entry point, package charzoo-typo 0.4]  FAILED" in out
+        assert "did you mean 'charzoo_register_models'?" in out
+    finally:
+        for module in ("czfake_typo", "czfake_later"):
+            sys.modules.pop(module, None)
+        reload_plugins()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from numbers import Integral
-
-from sklearn.utils._param_validation import Options
-
 from charzoo.hookspecs import hookimpl
 from charzoo.models.ngram import CharNGram
+from charzoo.params import Options
 
 __all__ = ["CharBigram"]
 
@@ -51,12 +48,8 @@ class CharBigram(CharNGram):
     True
     """
 
-    _parameter_constraints: dict = {"order": [Options(Integral, {2})]}
-
-    def __init__(
-        self, *, alpha: float = 1.0, order: int = 2, smoothing: str = "add_k", **kwargs: object
-    ) -> None:
-        super().__init__(order=order, smoothing=smoothing, alpha=alpha, **kwargs)
+    _parameter_constraints: dict = {"order": [Options(2)]}
+    _default_overrides: dict = {"order": 2, "smoothing": "add_k"}
 
 
 @hookimpl

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import torch
-from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from charzoo.hookspecs import hookimpl
+from charzoo.params import PositiveInt
 from charzoo.sequence import NeuralSequenceLM
 
 __all__ = ["CharBoW"]
@@ -86,10 +84,11 @@ class CharBoW(NeuralSequenceLM):
     """
 
     _parameter_constraints: dict = {
-        "n_embd": [Interval(Integral, 1, None, closed="left")],
-        "n_hidden": [Interval(Integral, 1, None, closed="left")],
-        "seq_length": [Interval(Integral, 1, None, closed="left")],
+        "n_embd": [PositiveInt],
+        "n_hidden": [PositiveInt],
+        "seq_length": [PositiveInt],
     }
+    _default_overrides: dict = {"learning_rate": 3e-3, "max_steps": 5000}
 
     def __init__(
         self,
@@ -97,14 +96,9 @@ class CharBoW(NeuralSequenceLM):
         n_embd: int = 64,
         n_hidden: int = 256,
         seq_length: int = 64,
-        batch_size: int = 64,
-        learning_rate: float = 3e-3,
-        max_steps: int = 5000,
         **kwargs: object,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps, **kwargs
-        )
+        super().__init__(**kwargs)
         self.n_embd = n_embd
         self.n_hidden = n_hidden
         self.seq_length = seq_length

@@ -14,19 +14,19 @@ live in one container module, so the mixture saves to one file like any model.
 from __future__ import annotations
 
 import time
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from charzoo.base import CharLM
 from charzoo.data import Corpus, check_texts, encode_corpus, resolve_mode
 from charzoo.hookspecs import hookimpl
 from charzoo.models.ensemble import MembersMixin, check_members, fit_member
 from charzoo.models.mixing import CompactMixtureDecoder, MixtureDecoder, MixtureModule, em_weights
+from charzoo.params import Fraction, Options
 from charzoo.tokenizer import CharTokenizer
 from charzoo.utils import seed_from
 
@@ -110,8 +110,8 @@ class CharMixture(MembersMixin, CharLM):
 
     _parameter_constraints: dict = {
         "estimators": [list, None],
-        "weights": [StrOptions({"fit", "uniform"}), "array-like"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "weights": [Options("fit", "uniform"), "array-like"],
+        "validation_fraction": [Fraction(closed="neither")],
         "prefit": ["boolean"],
         "n_jobs": [Integral, None],
     }

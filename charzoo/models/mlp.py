@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import torch
-from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from charzoo.hookspecs import hookimpl
 from charzoo.layers import output_layer, tanh_layer
+from charzoo.params import PositiveInt
 from charzoo.presets import DeprecatedPreset
 from charzoo.window import NeuralWindowLM
 
@@ -98,12 +96,13 @@ class CharMLP(NeuralWindowLM):
     """
 
     _parameter_constraints: dict = {
-        "block_size": [Interval(Integral, 1, None, closed="left")],
-        "n_embd": [Interval(Integral, 1, None, closed="left")],
-        "n_hidden": [Interval(Integral, 1, None, closed="left")],
-        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "block_size": [PositiveInt],
+        "n_embd": [PositiveInt],
+        "n_hidden": [PositiveInt],
+        "n_layers": [PositiveInt],
         "batch_norm": ["boolean"],
     }
+    _default_overrides: dict = {"batch_size": 128, "learning_rate": 3e-3, "max_steps": 30000}
 
     #: Documented settings; "names" is the names benchmark's (``from_preset("names")``).
     presets = {
@@ -128,14 +127,9 @@ class CharMLP(NeuralWindowLM):
         n_hidden: int = 200,
         n_layers: int = 1,
         batch_norm: bool = False,
-        batch_size: int = 128,
-        learning_rate: float = 3e-3,
-        max_steps: int = 30000,
         **kwargs: object,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps, **kwargs
-        )
+        super().__init__(**kwargs)
         self.block_size = block_size
         self.n_embd = n_embd
         self.n_hidden = n_hidden

@@ -65,17 +65,7 @@ class CharNeuralBigram(NeuralWindowLM):
     True
     """
 
-    def __init__(
-        self,
-        *,
-        batch_size: int = 8192,
-        learning_rate: float = 0.1,
-        max_steps: int = 300,
-        **kwargs: object,
-    ) -> None:
-        super().__init__(
-            batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps, **kwargs
-        )
+    _default_overrides: dict = {"batch_size": 8192, "learning_rate": 0.1, "max_steps": 300}
 
     def _context_length(self) -> int:
         return 1

@@ -11,11 +11,8 @@ see :class:`~charzoo.models.ngram_table.NGramTable`), never ``vocab_size ** orde
 
 from __future__ import annotations
 
-from numbers import Integral, Real
-
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from charzoo.data import Corpus
 from charzoo.hookspecs import hookimpl
@@ -27,6 +24,7 @@ from charzoo.models.ngram_counting import (
     rolling_keys,
 )
 from charzoo.models.ngram_table import NGramTable, log_prob_numpy
+from charzoo.params import Fraction, NonNegativeFloat, NonNegativeInt, Options, PositiveInt
 from charzoo.utils import module_device
 from charzoo.window import WindowLM
 
@@ -117,11 +115,11 @@ class CharNGram(WindowLM):
     """
 
     _parameter_constraints: dict = {
-        "order": [Interval(Integral, 1, None, closed="left")],
-        "smoothing": [StrOptions(set(SMOOTHINGS))],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "discount": [Interval(Real, 0, 1, closed="right"), None],
-        "prune": [Interval(Integral, 0, None, closed="left")],
+        "order": [PositiveInt],
+        "smoothing": [Options(*SMOOTHINGS)],
+        "alpha": [NonNegativeFloat],
+        "discount": [Fraction(closed="right"), None],
+        "prune": [NonNegativeInt],
     }
 
     def __init__(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
-
 import torch
-from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from charzoo.hookspecs import hookimpl
 from charzoo.layers import output_layer
+from charzoo.params import Fraction, PositiveInt
 from charzoo.sequence import NeuralSequenceLM
 
 __all__ = ["CharGRU", "CharLSTM", "CharRNN"]
@@ -47,11 +45,17 @@ class _RecurrentLM(NeuralSequenceLM):
 
     _cell = "rnn"
     _parameter_constraints: dict = {
-        "n_embd": [Interval(Integral, 1, None, closed="left")],
-        "n_hidden": [Interval(Integral, 1, None, closed="left")],
-        "n_layers": [Interval(Integral, 1, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "seq_length": [Interval(Integral, 1, None, closed="left")],
+        "n_embd": [PositiveInt],
+        "n_hidden": [PositiveInt],
+        "n_layers": [PositiveInt],
+        "dropout": [Fraction(closed="left")],
+        "seq_length": [PositiveInt],
+    }
+    _default_overrides: dict = {
+        "batch_size": 128,
+        "learning_rate": 3e-3,
+        "max_steps": 4000,
+        "warmup_steps": 100,
     }
 
     def __init__(
@@ -62,21 +66,9 @@ class _RecurrentLM(NeuralSequenceLM):
         n_layers: int = 2,
         dropout: float = 0.2,
         seq_length: int = 128,
-        batch_size: int = 128,
-        learning_rate: float = 3e-3,
-        max_steps: int = 4000,
-        warmup_steps: int = 100,
-        grad_clip: float | None = 1.0,
         **kwargs: object,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            max_steps=max_steps,
-            warmup_steps=warmup_steps,
-            grad_clip=grad_clip,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
         self.n_embd = n_embd
         self.n_hidden = n_hidden
         self.n_layers = n_layers

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
 
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from charzoo.hookspecs import hookimpl
+from charzoo.params import Fraction, PositiveInt
 from charzoo.sequence import NeuralSequenceLM
 
 __all__ = ["CharTransformer"]
@@ -188,11 +187,17 @@ class CharTransformer(NeuralSequenceLM):
     }
 
     _parameter_constraints: dict = {
-        "n_layer": [Interval(Integral, 1, None, closed="left")],
-        "n_head": [Interval(Integral, 1, None, closed="left")],
-        "n_embd": [Interval(Integral, 1, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "block_size": [Interval(Integral, 1, None, closed="left")],
+        "n_layer": [PositiveInt],
+        "n_head": [PositiveInt],
+        "n_embd": [PositiveInt],
+        "dropout": [Fraction(closed="left")],
+        "block_size": [PositiveInt],
+    }
+    _default_overrides: dict = {
+        "batch_size": 128,
+        "learning_rate": 2e-3,
+        "max_steps": 5000,
+        "warmup_steps": 200,
     }
 
     def __init__(
@@ -203,19 +208,9 @@ class CharTransformer(NeuralSequenceLM):
         n_embd: int = 128,
         dropout: float = 0.1,
         block_size: int = 32,
-        batch_size: int = 128,
-        learning_rate: float = 2e-3,
-        max_steps: int = 5000,
-        warmup_steps: int = 200,
         **kwargs: object,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            max_steps=max_steps,
-            warmup_steps=warmup_steps,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
         self.n_layer = n_layer
         self.n_head = n_head
         self.n_embd = n_embd

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import torch
-from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from charzoo.hookspecs import hookimpl
 from charzoo.layers import output_layer, tanh_layer
+from charzoo.params import PositiveInt
 from charzoo.presets import DeprecatedPreset
 from charzoo.window import NeuralWindowLM
 
@@ -99,10 +97,11 @@ class CharWaveNet(NeuralWindowLM):
     """
 
     _parameter_constraints: dict = {
-        "block_size": [Interval(Integral, 1, None, closed="left")],
-        "n_embd": [Interval(Integral, 1, None, closed="left")],
-        "n_hidden": [Interval(Integral, 1, None, closed="left")],
+        "block_size": [PositiveInt],
+        "n_embd": [PositiveInt],
+        "n_hidden": [PositiveInt],
     }
+    _default_overrides: dict = {"batch_size": 128, "learning_rate": 3e-3, "max_steps": 30000}
 
     #: Documented settings; "names" is the names benchmark's (``from_preset("names")``).
     presets = {
@@ -123,14 +122,9 @@ class CharWaveNet(NeuralWindowLM):
         block_size: int = 8,
         n_embd: int = 24,
         n_hidden: int = 128,
-        batch_size: int = 128,
-        learning_rate: float = 3e-3,
-        max_steps: int = 30000,
         **kwargs: object,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps, **kwargs
-        )
+        super().__init__(**kwargs)
         self.block_size = block_size
         self.n_embd = n_embd
         self.n_hidden = n_hidden

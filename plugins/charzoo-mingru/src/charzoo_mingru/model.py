@@ -10,14 +10,12 @@ models) restores the non-linearity across time.
 
 from __future__ import annotations
 
-from numbers import Integral, Real
-
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from charzoo.layers import output_layer
+from charzoo.params import Fraction, PositiveFloat, PositiveInt
 from charzoo.sequence import NeuralSequenceLM
 
 __all__ = ["CharMinGRU", "CharMinLSTM", "MinRNNModule", "parallel_scan_log"]
@@ -160,12 +158,13 @@ class MinRNNModule(nn.Module):
 class _MinRNNLM(NeuralSequenceLM):
     _cell = "gru"
     _parameter_constraints: dict = {
-        "n_embd": [Interval(Integral, 1, None, closed="left")],
-        "expansion": [Interval(Real, 0, None, closed="neither")],
-        "n_layers": [Interval(Integral, 1, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "seq_length": [Interval(Integral, 1, None, closed="left")],
+        "n_embd": [PositiveInt],
+        "expansion": [PositiveFloat],
+        "n_layers": [PositiveInt],
+        "dropout": [Fraction(closed="left")],
+        "seq_length": [PositiveInt],
     }
+    _default_overrides: dict = {"learning_rate": 3e-3, "max_steps": 6000, "warmup_steps": 200}
 
     def __init__(
         self,
@@ -175,19 +174,9 @@ class _MinRNNLM(NeuralSequenceLM):
         n_layers: int = 3,
         dropout: float = 0.1,
         seq_length: int = 128,
-        batch_size: int = 64,
-        learning_rate: float = 3e-3,
-        max_steps: int = 6000,
-        warmup_steps: int = 200,
         **kwargs: object,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            max_steps=max_steps,
-            warmup_steps=warmup_steps,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
         self.n_embd = n_embd
         self.expansion = expansion
         self.n_layers = n_layers

@@ -7,12 +7,10 @@ scoring, sampling and saving. A model only declares its hyperparameters and buil
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import torch
-from sklearn.utils._param_validation import Interval
 from torch import nn
 
+from charzoo.params import PositiveInt
 from charzoo.window import NeuralWindowLM
 
 __all__ = ["CharTinyCNN", "TinyCNNModule"]
@@ -53,7 +51,8 @@ class CharTinyCNN(NeuralWindowLM):
     **kwargs
         Training parameters of :class:`charzoo.neural.NeuralMixin` (``max_steps``,
         ``learning_rate``, ``batch_size``, ...) and common parameters of
-        :class:`charzoo.base.CharLM` (``mode``, ``random_state``, ...).
+        :class:`charzoo.base.CharLM` (``mode``, ``random_state``, ...). This model changes
+        two training defaults: ``learning_rate=3e-3`` and ``max_steps=5000``.
 
     Attributes
     ----------
@@ -78,11 +77,13 @@ class CharTinyCNN(NeuralWindowLM):
 
     # validated by fit (never in __init__), together with the inherited parameters
     _parameter_constraints: dict = {
-        "block_size": [Interval(Integral, 1, None, closed="left")],
-        "n_embd": [Interval(Integral, 1, None, closed="left")],
-        "n_channels": [Interval(Integral, 1, None, closed="left")],
-        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "block_size": [PositiveInt],
+        "n_embd": [PositiveInt],
+        "n_channels": [PositiveInt],
+        "kernel_size": [PositiveInt],
     }
+    # inherited defaults this model changes (no need to re-declare them in __init__)
+    _default_overrides: dict = {"learning_rate": 3e-3, "max_steps": 5000}
 
     def __init__(
         self,
@@ -91,11 +92,9 @@ class CharTinyCNN(NeuralWindowLM):
         n_embd: int = 16,
         n_channels: int = 64,
         kernel_size: int = 3,
-        learning_rate: float = 3e-3,
-        max_steps: int = 5000,
         **kwargs: object,
     ) -> None:
-        super().__init__(learning_rate=learning_rate, max_steps=max_steps, **kwargs)
+        super().__init__(**kwargs)
         self.block_size = block_size
         self.n_embd = n_embd
         self.n_channels = n_channels
