@@ -112,6 +112,7 @@ def child(args: argparse.Namespace) -> dict:
 
     import charzoo
     import charzoo.neural
+    from charzoo.callbacks import Callback
     from charzoo.encoded import write_encoded
 
     torch.set_num_threads(args.threads)
@@ -130,20 +131,17 @@ def child(args: argparse.Namespace) -> dict:
         encode_seconds = time.perf_counter() - start
         del train
     marks: dict[str, list[float]] = {"steps": []}
-    run_training = charzoo.neural.run_training
 
-    def timed_run_training(module, task, settings, **kwargs):
-        marks["train_start"] = time.perf_counter()
-        train_loss = task.train_loss
+    class Timer(Callback):
+        def on_train_begin(self, trainer):
+            marks["train_start"] = time.perf_counter()
+            marks["steps"].append(marks["train_start"])
 
-        def timed_train_loss(module):
+        def on_step_end(self, trainer, step, loss):
             marks["steps"].append(time.perf_counter())
-            return train_loss(module)
 
-        task.train_loss = timed_train_loss
-        return run_training(module, task, settings, **kwargs)
-
-    charzoo.neural.run_training = timed_run_training
+    if neural:
+        model.set_params(callbacks=[Timer()])
     load_peak = _peak_rss_mb()  # reading and joining the files
     gc.collect()
     peak_reset = _reset_peak_rss()  # from here on the peak is that of fit and score

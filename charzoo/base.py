@@ -189,48 +189,12 @@ class CharLM(BaseEstimator):
         -------
         self
         """
-        from charzoo.encoded import EncodedCorpus, fit_setup
-
         self._validate_params()
-        warm = getattr(self, "warm_start", False) and hasattr(self, "module_")
+        warm = self._warm_start_applies()
+        if not warm:
+            self._forget_fit()
         try:
-            if isinstance(texts, EncodedCorpus):
-                if tokenizer is not None:
-                    raise ValueError(
-                        "tokenizer cannot be given with an EncodedCorpus: the file carries its "
-                        "own vocabulary; encode the corpus with that tokenizer's characters"
-                    )
-                train = fit_setup(self, texts, warm)
-            else:
-                texts = check_texts(texts, for_fit=True)
-                if tokenizer is not None:
-                    tokenizer = _given_tokenizer(tokenizer, self.handle_unknown)
-                    missing = set().union(*map(normalize, texts)) - set(tokenizer.chars)
-                    if missing:
-                        raise ValueError(
-                            f"tokenizer lacks characters of texts: {''.join(sorted(missing))!r}"
-                            "; fit the tokenizer on these texts too"
-                        )
-                    if warm and tokenizer != self.tokenizer_:
-                        raise ValueError(
-                            "tokenizer differs from the vocabulary of this warm-started model; "
-                            "pass the model's own tokenizer_ or set warm_start=False"
-                        )
-                if not warm:
-                    self.tokenizer_ = (
-                        fit_tokenizer(texts, self.handle_unknown, verbose=self.verbose)
-                        if tokenizer is None
-                        else tokenizer
-                    )
-                    self.mode_ = resolve_mode(self.mode, len(texts))
-                    self.max_text_length_ = 0
-                self.max_text_length_ = max(self.max_text_length_, max(len(t) for t in texts))
-                train = encode_corpus(
-                    self.tokenizer_, texts, self.mode_, "error", verbose=self.verbose
-                )
-            val = None
-            if validation_texts is not None:
-                val = self._encode_checked(validation_texts, "validation_texts")
+            train, val = self._setup_fit(texts, validation_texts, tokenizer, warm)
             seed = seed_from(self.random_state)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
@@ -242,6 +206,52 @@ class CharLM(BaseEstimator):
                 self._forget_fit()
             raise
         return self
+
+    def _warm_start_applies(self) -> bool:
+        """The one place deciding warm start (fit forgets the old fit otherwise)."""
+        return bool(getattr(self, "warm_start", False)) and hasattr(self, "module_")
+
+    def _setup_fit(self, texts, validation_texts, tokenizer, warm: bool) -> tuple:
+        """Everything ``fit`` does before training: check inputs, set the tokenizer and mode
+        (unless ``warm``); returns the encoded training and validation corpora."""
+        from charzoo.encoded import EncodedCorpus, fit_setup
+
+        if isinstance(texts, EncodedCorpus):
+            if tokenizer is not None:
+                raise ValueError(
+                    "tokenizer cannot be given with an EncodedCorpus: the file carries its "
+                    "own vocabulary; encode the corpus with that tokenizer's characters"
+                )
+            train = fit_setup(self, texts, warm)
+        else:
+            texts = check_texts(texts, for_fit=True)
+            if tokenizer is not None:
+                tokenizer = _given_tokenizer(tokenizer, self.handle_unknown)
+                missing = set().union(*map(normalize, texts)) - set(tokenizer.chars)
+                if missing:
+                    raise ValueError(
+                        f"tokenizer lacks characters of texts: {''.join(sorted(missing))!r}"
+                        "; fit the tokenizer on these texts too"
+                    )
+                if warm and tokenizer != self.tokenizer_:
+                    raise ValueError(
+                        "tokenizer differs from the vocabulary of this warm-started model; "
+                        "pass the model's own tokenizer_ or set warm_start=False"
+                    )
+            if not warm:
+                self.tokenizer_ = (
+                    fit_tokenizer(texts, self.handle_unknown, verbose=self.verbose)
+                    if tokenizer is None
+                    else tokenizer
+                )
+                self.mode_ = resolve_mode(self.mode, len(texts))
+                self.max_text_length_ = 0
+            self.max_text_length_ = max(self.max_text_length_, max(len(t) for t in texts))
+            train = encode_corpus(self.tokenizer_, texts, self.mode_, "error", verbose=self.verbose)
+        val = None
+        if validation_texts is not None:
+            val = self._encode_checked(validation_texts, "validation_texts")
+        return train, val
 
     def _forget_fit(self) -> None:
         """Remove every fitted attribute (names ending in ``_``), leaving an unfitted model."""

@@ -21,8 +21,9 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from charzoo.callbacks import Callback, EarlyStopping, EstimatorCallback, ProgressBar
 from charzoo.data import Corpus, split_corpus
-from charzoo.training import LR_SCHEDULES, TrainingTask, TrainSettings, run_training
+from charzoo.training import LR_SCHEDULES, Trainer, TrainingTask, TrainSettings
 from charzoo.utils import available_memory
 
 __all__ = ["MAX_MODULES", "ModelTooLargeError", "NeuralMixin", "estimate_fit_memory"]
@@ -173,9 +174,11 @@ class NeuralMixin:
         would dominate its time.
     warm_start : bool, default=False
         Continue training the fitted module on the next ``fit`` instead of starting anew.
-    callbacks : list of callables or None, default=None
-        Each is called as ``callback(estimator, record)`` after every evaluation, where
-        ``record`` holds ``step``, ``train_loss``, ``val_loss``, ``lr`` and ``improved``.
+    callbacks : list of callables or Callback or None, default=None
+        A function is called as ``callback(estimator, record)`` after every evaluation, where
+        ``record`` holds ``step``, ``train_loss``, ``val_loss``, ``lr`` and ``improved``; a
+        :class:`charzoo.callbacks.Callback` is told about every step and evaluation and may
+        stop training (:meth:`charzoo.training.Trainer.request_stop`).
 
     Notes
     -----
@@ -249,10 +252,11 @@ class NeuralMixin:
     def _validate_params(self, **kwargs: object) -> None:
         super()._validate_params(**kwargs)
         for i, callback in enumerate(self.callbacks or []):
-            if not callable(callback):
+            if not (callable(callback) or isinstance(callback, Callback)):
                 raise TypeError(
                     f"callbacks[{i}] is {callback!r} ({type(callback).__name__}), which is not "
-                    "callable; pass functions called as callback(estimator, record)"
+                    "callable; pass functions called as callback(estimator, record) or "
+                    "charzoo.callbacks.Callback instances"
                 )
 
     def _probe_batch(self, train: Corpus) -> torch.Tensor | None:
@@ -322,9 +326,35 @@ class NeuralMixin:
             )
         return activations is not None or batch is None
 
+    def _trainer_callbacks(self) -> list:
+        """The callbacks of a fit: progress bar, early stopping, then the ``callbacks``
+        parameter (plain functions are wrapped in :class:`~charzoo.callbacks.EstimatorCallback`)."""
+        callbacks: list = [ProgressBar(self.verbose)]
+        if self.n_iter_no_change:
+            callbacks.append(EarlyStopping(self.n_iter_no_change))
+        for callback in self.callbacks or []:
+            if not isinstance(callback, Callback):
+                callback = EstimatorCallback(callback, self)
+            callbacks.append(callback)
+        return callbacks
+
+    def _make_trainer(self, module: torch.nn.Module, task: TrainingTask, **kwargs) -> Trainer:
+        """The :class:`~charzoo.training.Trainer` of a fit (override to use a subclass)."""
+        settings = TrainSettings(
+            learning_rate=self.learning_rate,
+            max_steps=self.max_steps,
+            lr_schedule=self.lr_schedule,
+            warmup_steps=self.warmup_steps,
+            weight_decay=self.weight_decay,
+            grad_clip=self.grad_clip,
+            eval_interval=self.eval_interval,
+        )
+        return Trainer(module, task, settings, **kwargs)
+
     def _fit_model(self, train: Corpus, val: Corpus | None, generator: torch.Generator) -> None:
-        warm = self.warm_start and hasattr(self, "module_")
-        if not warm:
+        # ``fit`` decides warm start: it removes every fitted attribute before a fresh fit, so
+        # a fitted module here is one to continue training
+        if not hasattr(self, "module_"):
             measured = self._check_size(train)
             module = self._build_module().to(self._resolve_device())
             if not measured:
@@ -335,26 +365,14 @@ class NeuralMixin:
         if val is None and self.validation_fraction > 0:
             if train.mode == "stream" or train.n_texts > 1:
                 train, val = split_corpus(train, self.validation_fraction, generator)
-        settings = TrainSettings(
-            learning_rate=self.learning_rate,
-            max_steps=self.max_steps,
-            lr_schedule=self.lr_schedule,
-            warmup_steps=self.warmup_steps,
-            weight_decay=self.weight_decay,
-            grad_clip=self.grad_clip,
-            eval_interval=self.eval_interval,
-            n_iter_no_change=self.n_iter_no_change,
-            verbose=self.verbose,
-        )
-        callbacks = list(self.callbacks or [])
-        result = run_training(
+        trainer = self._make_trainer(
             self.module_,
             self._training_task(train, val, generator),
-            settings,
+            callbacks=self._trainer_callbacks(),
             start_step=self.n_steps_,
             history=self.history_,
-            on_eval=(lambda record: [cb(self, record) for cb in callbacks]) if callbacks else None,
         )
+        result = trainer.fit()
         self.history_ = result.history
         self.n_steps_ = result.n_steps
         self.stop_reason_ = result.stop_reason
