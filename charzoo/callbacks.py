@@ -25,7 +25,7 @@ from charzoo.utils import show_progress
 if TYPE_CHECKING:  # pragma: no cover
     from charzoo.training import Trainer
 
-__all__ = ["Callback", "EarlyStopping", "EstimatorCallback", "ProgressBar"]
+__all__ = ["Callback", "EarlyStopping", "EstimatorCallback", "ProgressBar", "fit_callbacks"]
 
 
 class Callback:
@@ -119,3 +119,17 @@ class EstimatorCallback(Callback):
 
     def on_evaluation(self, trainer: Trainer, record: dict) -> None:
         self.function(self.estimator, record)
+
+
+def fit_callbacks(estimator: object) -> list[Callback]:
+    """The callbacks of a neural model's fit: a progress bar (``verbose``), early stopping
+    (``n_iter_no_change``), then the ``callbacks`` parameter in order (plain functions wrapped
+    in :class:`EstimatorCallback`)."""
+    callbacks: list[Callback] = [ProgressBar(estimator.verbose)]
+    if estimator.n_iter_no_change:
+        callbacks.append(EarlyStopping(estimator.n_iter_no_change))
+    for callback in estimator.callbacks or []:
+        if not isinstance(callback, Callback):
+            callback = EstimatorCallback(callback, estimator)
+        callbacks.append(callback)
+    return callbacks

@@ -19,6 +19,7 @@ from sklearn.base import clone
 
 from charzoo.callbacks import Callback
 from charzoo.neural import NeuralMixin
+from charzoo.precision import resolve_precision
 from charzoo.training import Trainer, TrainSettings
 from charzoo.utils import seed_from
 
@@ -207,6 +208,8 @@ def lr_find(
         lr_schedule="constant",
         weight_decay=model.weight_decay,
         grad_clip=model.grad_clip,
+        precision=resolve_precision(model.precision, model._resolve_device()),
+        compile=model.compile,
     )
     recorder = _Recorder(stop_factor)
     with torch.random.fork_rng(devices=[]):

@@ -21,8 +21,9 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from charzoo.callbacks import Callback, EarlyStopping, EstimatorCallback, ProgressBar
+from charzoo.callbacks import Callback, fit_callbacks
 from charzoo.data import Corpus, split_corpus
+from charzoo.precision import PRECISIONS, PrecisionDecoder, precision_context, resolve_precision
 from charzoo.training import LR_SCHEDULES, Trainer, TrainingTask, TrainSettings
 from charzoo.utils import available_memory
 
@@ -179,6 +180,14 @@ class NeuralMixin:
         ``record`` holds ``step``, ``train_loss``, ``val_loss``, ``lr`` and ``improved``; a
         :class:`charzoo.callbacks.Callback` is told about every step and evaluation and may
         stop training (:meth:`charzoo.training.Trainer.request_stop`).
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        Numeric precision of training, scoring and sampling: ``"auto"`` is bf16 autocast
+        with TF32 matmuls on a CUDA device supporting bf16 and fp32 elsewhere; ``"fp16"``
+        adds a gradient scaler. Reported NLLs are computed in fp32 (see
+        :mod:`charzoo.precision`).
+    compile : bool, default=False
+        ``torch.compile`` the training forward; falls back to the plain module with one
+        warning when compilation fails.
 
     Notes
     -----
@@ -211,6 +220,8 @@ class NeuralMixin:
         "eval_interval": [Interval(Integral, 1, None, closed="left"), None],
         "warm_start": ["boolean"],
         "callbacks": [list, None],
+        "precision": [StrOptions(set(PRECISIONS))],
+        "compile": ["boolean"],
     }
 
     def __init__(
@@ -228,6 +239,8 @@ class NeuralMixin:
         eval_interval: int | None = None,
         warm_start: bool = False,
         callbacks: list | None = None,
+        precision: str = "auto",
+        compile: bool = False,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
@@ -243,6 +256,8 @@ class NeuralMixin:
         self.eval_interval = eval_interval
         self.warm_start = warm_start
         self.callbacks = callbacks
+        self.precision = precision
+        self.compile = compile
 
     def _training_task(
         self, train: Corpus, val: Corpus | None, generator: torch.Generator
@@ -258,6 +273,16 @@ class NeuralMixin:
                     "callable; pass functions called as callback(estimator, record) or "
                     "charzoo.callbacks.Callback instances"
                 )
+
+    def _token_nll(self, corpus: Corpus) -> torch.Tensor:
+        with precision_context(self.precision, self.device_):
+            return super()._token_nll(corpus)
+
+    def _decoder(self) -> object:
+        decoder = super()._decoder()
+        if resolve_precision(self.precision, self.device_) == "fp32":
+            return decoder
+        return PrecisionDecoder(decoder, self.precision, self.device_)
 
     def _probe_batch(self, train: Corpus) -> torch.Tensor | None:
         """A meta tensor shaped like one training batch of ids (for the size estimate), or
@@ -326,18 +351,6 @@ class NeuralMixin:
             )
         return activations is not None or batch is None
 
-    def _trainer_callbacks(self) -> list:
-        """The callbacks of a fit: progress bar, early stopping, then the ``callbacks``
-        parameter (plain functions are wrapped in :class:`~charzoo.callbacks.EstimatorCallback`)."""
-        callbacks: list = [ProgressBar(self.verbose)]
-        if self.n_iter_no_change:
-            callbacks.append(EarlyStopping(self.n_iter_no_change))
-        for callback in self.callbacks or []:
-            if not isinstance(callback, Callback):
-                callback = EstimatorCallback(callback, self)
-            callbacks.append(callback)
-        return callbacks
-
     def _make_trainer(self, module: torch.nn.Module, task: TrainingTask, **kwargs) -> Trainer:
         """The :class:`~charzoo.training.Trainer` of a fit (override to use a subclass)."""
         settings = TrainSettings(
@@ -348,6 +361,8 @@ class NeuralMixin:
             weight_decay=self.weight_decay,
             grad_clip=self.grad_clip,
             eval_interval=self.eval_interval,
+            precision=resolve_precision(self.precision, self._resolve_device()),
+            compile=self.compile,
         )
         return Trainer(module, task, settings, **kwargs)
 
@@ -368,7 +383,7 @@ class NeuralMixin:
         trainer = self._make_trainer(
             self.module_,
             self._training_task(train, val, generator),
-            callbacks=self._trainer_callbacks(),
+            callbacks=fit_callbacks(self),
             start_step=self.n_steps_,
             history=self.history_,
         )

@@ -10,10 +10,9 @@ evaluation that keeps the best weights (:meth:`~Trainer.evaluate`), divergence c
 estimator's ``callbacks``) lives in :mod:`charzoo.callbacks`. Subclass the trainer to change a
 step (the learning-rate finder does), add a :class:`~charzoo.callbacks.Callback` to watch it.
 
-The loop never reads a loss back to the host after a step: the losses are summed on the
-training device and read at evaluations, plus a few times between evaluations
-(:attr:`Trainer.checks_per_eval`) to catch a non-finite loss early; on a GPU every read waits
-for the queued work, so a read per step would stall the device.
+The loop never reads a loss back to the host after a step: losses are summed on the device
+and read at evaluations and :attr:`Trainer.checks_per_eval` times between them (to catch a
+non-finite loss early); on a GPU each read waits for the queued work.
 """
 
 from __future__ import annotations
@@ -28,6 +27,8 @@ import torch
 
 from charzoo.callbacks import Callback
 from charzoo.distributed import average_gradients, average_loss
+from charzoo.precision import compiled, grad_scaler, precision_context
+from charzoo.utils import module_device
 
 __all__ = [
     "HISTORY_KEYS",
@@ -50,10 +51,8 @@ class TrainingDivergedWarning(RuntimeWarning):
 
 
 # An evaluation is *sane* when its losses are finite and its mean training loss is at most
-# this many times the loss of the first training step (about log(vocab_size) for a fresh
-# model) plus one nat. Weights whose loss is finite but far above the untrained loss
-# (learning_rate=1e6 reaches 1e6-scale weights with finite but huge losses) are not worth
-# restoring: they can score inf.
+# this many times the first step's loss (about log(vocab_size) when fresh) plus one nat:
+# finite but huge losses (learning_rate=1e6) mean weights that can score inf.
 _SANE_FACTOR = 2.0
 MIN_EVAL_INTERVAL = 50
 
@@ -89,6 +88,8 @@ class TrainSettings:
     weight_decay: float = 0.01
     grad_clip: float | None = 1.0
     eval_interval: int | None = None
+    precision: str = "fp32"  # see charzoo.precision
+    compile: bool = False
 
 
 def lr_factor(step: int, settings: TrainSettings) -> float:
@@ -111,10 +112,8 @@ def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def is_finite_state(state: dict[str, torch.Tensor]) -> bool:
     """True when every floating-point tensor of ``state`` is finite (one host read)."""
-    floats = [v for v in state.values() if v.is_floating_point()]
-    if not floats:
-        return True
-    return bool(torch.stack([torch.isfinite(v).all() for v in floats]).all())
+    flags = [torch.isfinite(v).all() for v in state.values() if v.is_floating_point()]
+    return not flags or bool(torch.stack(flags).all())
 
 
 @dataclass
@@ -155,13 +154,11 @@ class Trainer:
 
     Attributes
     ----------
-    step : int
-        Optimiser steps of this run so far (the step being taken while one runs).
-    completed : int
-        Optimiser steps of this run that finished.
+    step, completed : int
+        Optimiser steps of this run begun (the one running included) and finished.
     stop_reason : str or None
-        ``"max_steps"``, ``"early_stopping"``, ``"diverged"`` or ``"interrupted"`` once
-        stopped; any string a callback passes to :meth:`request_stop`.
+        ``"max_steps"``, ``"early_stopping"``, ``"diverged"``, ``"interrupted"`` or any
+        string a callback passed to :meth:`request_stop`.
     """
 
     checks_per_eval: int = 4  #: cheap divergence checks (one host read each) per eval interval
@@ -216,19 +213,27 @@ class Trainer:
         return lr_factor(step, self.settings)
 
     def compute_loss(self) -> torch.Tensor:
-        """The mean loss of one training batch, with grad."""
-        return self.task.train_loss(self.module)
+        """The mean loss of one training batch, with grad, in the training precision and
+        through the compiled module when ``compile`` is set."""
+        with precision_context(self.settings.precision, self.device):
+            return self.forward.run(self.task.train_loss)
 
     def backward(self, loss: torch.Tensor) -> None:
-        """Gradients of ``loss`` (averaged over ranks when data-parallel)."""
-        loss.backward()
+        """Gradients of ``loss`` (scaled for fp16; averaged over ranks when data-parallel)."""
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
         average_gradients(self.module)
 
     def optimizer_step(self) -> None:
         """Clip the gradient norm (``grad_clip``) and step the optimiser and the schedule."""
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
         if self.settings.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.settings.grad_clip)
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         self.scheduler.step()
 
     def train_step(self) -> torch.Tensor:
@@ -244,8 +249,10 @@ class Trainer:
         return step % self.interval == 0 or step == self.settings.max_steps
 
     def validation_loss(self) -> float | None:
-        """The task's validation loss (the module is in eval mode)."""
-        return self.task.eval_loss(self.module)
+        """The task's validation loss (the module is in eval mode; fp32 NLL of logits
+        computed in the training precision)."""
+        with precision_context(self.settings.precision, self.device):
+            return self.task.eval_loss(self.module)
 
     def evaluate(self) -> dict | None:
         """Validation and mean training loss since the last evaluation; keeps the best weights.
@@ -290,7 +297,7 @@ class Trainer:
         self.stop_reason = reason
 
     def should_stop(self) -> bool:
-        """True when training should stop after the current step."""
+        """True when training should stop after the current step (a stop was requested)."""
         return self.stop_reason is not None
 
     def restore_best(self) -> None:
@@ -321,7 +328,11 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- the loop
     def setup(self) -> None:
-        """Create the optimiser and the schedule; remember the initial weights."""
+        """Create the optimiser, the schedule, the fp16 gradient scaler and the compiled
+        forward; remember the initial weights."""
+        self.device = module_device(self.module)
+        self.scaler = grad_scaler(self.settings.precision, self.device)
+        self.forward = compiled(self.module, self.settings.compile)
         self.optimizer = self.make_optimizer()
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.lr_factor)
         self.last_good = snapshot(self.module)
