@@ -197,3 +197,54 @@ def test_ctrl_c_semantics():
     # a warm start has something to keep even before its first step
     with pytest.warns(RuntimeWarning, match="interrupted at step 41"):
         Trainer(_module(), Interrupt(at=1), _settings(), start_step=40).fit()
+
+
+_READS = ("item", "__bool__", "__float__", "__int__", "__index__", "tolist")
+
+
+def _count_reads(monkeypatch, fit):
+    """Calls that read a tensor's value into Python during ``fit()`` (each one waits for the
+    device on a GPU). Host-side bookkeeping of the CPU generator's draws is done in numpy,
+    so on the CPU these calls are exactly the reads a GPU run would synchronise on."""
+    counts = {"n": 0}
+    for name in _READS:
+        original = getattr(torch.Tensor, name)
+
+        def counting(self, *args, _original=original, **kwargs):
+            counts["n"] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    fit()
+    monkeypatch.undo()
+    return counts["n"]
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "stream"),
+    [
+        ("mlp", {}, False),
+        ("gru", {"n_embd": 8, "n_hidden": 16}, False),
+        ("transformer", {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16}, False),
+        ("gru", {"n_embd": 8, "n_hidden": 16, "seq_length": 16}, True),
+    ],
+)
+def test_host_reads_scale_with_evaluations_not_steps(
+    monkeypatch, name, params, stream, small_names, shakespeare_text
+):
+    import charzoo
+
+    texts = [shakespeare_text] if stream else small_names[0][:500]
+
+    def reads(steps, interval):
+        model = charzoo.create_model(
+            name, max_steps=steps, eval_interval=interval, batch_size=8, random_state=0, **params
+        )
+        return _count_reads(monkeypatch, lambda: model.fit(texts))
+
+    one_eval_short, one_eval_long = reads(40, 40), reads(200, 200)
+    # the same single evaluation: 5x the steps, the same reads (setup, evaluation, 3 checks)
+    assert one_eval_long == one_eval_short
+    assert one_eval_long < 200 // 4
+    # more evaluations: more reads, a bounded number for each
+    assert one_eval_short < reads(200, 40) <= 5 * one_eval_short
