@@ -28,7 +28,7 @@ from charzoo.data import (
     fit_tokenizer,
     resolve_mode,
 )
-from charzoo.sampler import Decoder, check_sampling_params, sample
+from charzoo.sampler import Decoder, check_sampling_params, rows_per_batch, sample
 from charzoo.tokenizer import CharTokenizer, normalize
 from charzoo.utils import (
     check_device,
@@ -42,8 +42,6 @@ from charzoo.utils import (
 )
 
 __all__ = ["CharLM"]
-
-_GENERATE_CHUNK = 2048  # sequences sampled together; bounds memory for huge n
 
 
 class CharLM(BaseEstimator):
@@ -364,7 +362,9 @@ class CharLM(BaseEstimator):
             longest training text (document mode) or 256 (stream mode).
         random_state : int or numpy generator, optional
             Seed for this call; defaults to the estimator's ``random_state``, so a seeded
-            model generates the same texts on every call, also after save/load.
+            model generates the same texts on every call, also after save/load, on the same
+            kind of device (sampling runs on the model's device with a generator there: CPU
+            and CUDA random streams differ).
 
         Returns
         -------
@@ -381,16 +381,18 @@ class CharLM(BaseEstimator):
         if max_length is None:
             max_length = 256 if self.mode_ == "stream" else max(32, 2 * self.max_text_length_)
         if random_state is None:
-            generator = make_generator(self.random_state)
+            seed, name = self.random_state, "random_state"
         else:
-            generator = make_generator(random_state, name="random_state (generate)")
+            seed, name = random_state, "random_state (generate)"
+        generator = make_generator(seed, name=name, device=self.device_)
         texts: list[str] = []
         self.module_.eval()
-        for start in range(0, n, _GENERATE_CHUNK):
+        chunk = rows_per_batch(self.module_, n, len(prefix_ids) + max_length + 1)
+        for start in range(0, n, chunk):
             rows = sample(
                 self._decoder(),
                 prefix_ids,
-                min(_GENERATE_CHUNK, n - start),
+                min(chunk, n - start),
                 max_length,
                 stop_at_boundary=self.mode_ == "document",
                 temperature=temperature,
