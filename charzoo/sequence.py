@@ -193,6 +193,7 @@ class SequenceDecoder:
 
     def __init__(self, module: torch.nn.Module) -> None:
         self.module = module
+        self.device = module_device(module)  # tokens and row indices may come from the host
         self.block = _block_size(module)
         self.state: object = None
         self.history: torch.Tensor | None = None
@@ -218,12 +219,13 @@ class SequenceDecoder:
 
     def select(self, index: torch.Tensor) -> None:
         """Keep only the rows ``index`` (:func:`~charzoo.sampler.sample` drops ended rows)."""
+        index = index.to(self.device)
         if self.history is not None:
             self.history = self.history[index]
         self.state = _select_rows(self.state, self.batch_dims, index)
 
     def advance(self, tokens: torch.Tensor) -> torch.Tensor:
-        tokens = tokens[:, None]
+        tokens = tokens.to(self.device)[:, None]
         if not self.block:
             return self._run(tokens, self.state)
         self.history = torch.cat([self.history, tokens], dim=1)[:, -self.block :]
@@ -255,11 +257,11 @@ class FullContextDecoder:
         return self._run()
 
     def advance(self, tokens: torch.Tensor) -> torch.Tensor:
-        self.history = torch.cat([self.history, tokens[:, None]], dim=1)
+        self.history = torch.cat([self.history, tokens.to(self.history.device)[:, None]], dim=1)
         return self._run()
 
     def select(self, index: torch.Tensor) -> None:
-        self.history = self.history[index]
+        self.history = self.history[index.to(self.history.device)]
 
 
 def _batch_dims(state: object, probe: object) -> object:

@@ -101,11 +101,12 @@ class WindowDecoder:
         return self.module(self.context)
 
     def advance(self, tokens: torch.Tensor) -> torch.Tensor:
+        tokens = tokens.to(self.context.device)  # tokens may come from the host
         self.context = torch.cat([self.context[:, 1:], tokens[:, None]], dim=1)
         return self.module(self.context)
 
     def select(self, index: torch.Tensor) -> None:
-        self.context = self.context[index]
+        self.context = self.context[index.to(self.context.device)]
 
 
 class WindowTask:
