@@ -345,7 +345,8 @@ class SequenceTask:
     def _place(self, device: torch.device) -> None:
         """Copy the training ids to ``device`` (once per fit; a no-op on the CPU). Random
         draws stay on the host generator (the same stream on every device); only the drawn
-        indices travel, and the batches are gathered on the device."""
+        indices travel, without waiting for the device (``non_blocking``: a copy from pageable
+        memory is staged at once), and the batches are gathered on the device."""
         if device == self.device:
             return
         self.device = device
@@ -365,15 +366,14 @@ class SequenceTask:
         offsets, index = shard(offsets), shard(index)  # this rank's part when data-parallel
         # the batch width from the host copies of the draws (numpy: no device read)
         width = max(1, int((self.host_lengths[index.numpy()] - offsets.numpy()).max()))
-        x, y, _ = _padded(
-            self.data, index.to(self.device), offsets.to(self.device), self.data_starts, width
-        )
+        index, offsets = (t.to(self.device, non_blocking=True) for t in (index, offsets))
+        x, y, _ = _padded(self.data, index, offsets, self.data_starts, width)
         return x[:, :crop], y[:, :crop]
 
     def _random_windows(self) -> tuple[torch.Tensor, torch.Tensor]:
         high = len(self.train.targets) - self.length + 1
         pos = shard(torch.randint(high, (self.batch_size, 1), generator=self.generator))
-        pos = pos.to(self.device) + torch.arange(self.length, device=self.device)
+        pos = pos.to(self.device, non_blocking=True) + torch.arange(self.length, device=self.device)
         return _inputs_at(self.data, pos, self.data_starts), self.data.targets[pos].long()
 
     def _adjacent_windows(self) -> tuple[torch.Tensor, torch.Tensor]:

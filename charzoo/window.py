@@ -134,7 +134,7 @@ class WindowTask:
             self.data = self.train.to(device)  # once per fit (a no-op on the CPU)
         index = torch.randint(len(self.train), (self.batch_size,), generator=self.generator)
         index = shard(index)  # this rank's part of the global batch when data-parallel
-        x, y = self.data.batch(index.to(device))  # gathered on the device
+        x, y = self.data.batch(index.to(device, non_blocking=True))  # gathered there
         return F.cross_entropy(module(x), y)
 
     def eval_loss(self, module: torch.nn.Module) -> float | None:
