@@ -28,6 +28,7 @@ from charzoo.data import (
     fit_tokenizer,
     resolve_mode,
 )
+from charzoo.presets import PresetsMixin
 from charzoo.sampler import Decoder, check_sampling_params, rows_per_batch, sample
 from charzoo.tokenizer import CharTokenizer, normalize
 from charzoo.utils import (
@@ -44,7 +45,7 @@ from charzoo.utils import (
 __all__ = ["CharLM"]
 
 
-class CharLM(BaseEstimator):
+class CharLM(PresetsMixin, BaseEstimator):
     """Base class of all character-level language models.
 
     Subclasses declare their own hyperparameters as keyword arguments of ``__init__`` and pass
