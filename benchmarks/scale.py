@@ -135,7 +135,6 @@ def child(args: argparse.Namespace) -> dict:
     class Timer(Callback):
         def on_train_begin(self, trainer):
             marks["train_start"] = time.perf_counter()
-            marks["steps"].append(marks["train_start"])
 
         def on_step_end(self, trainer, step, loss):
             marks["steps"].append(time.perf_counter())
@@ -150,7 +149,8 @@ def child(args: argparse.Namespace) -> dict:
     model.fit(data)
     fit_seconds = time.perf_counter() - fit_start
     steps = marks["steps"]
-    intervals = sorted(b - a for a, b in zip(steps, steps[1:]))
+    ends = [marks.get("train_start"), *steps]  # each step's duration, start to end
+    intervals = sorted(b - a for a, b in zip(ends, ends[1:]))
     start = time.perf_counter()
     perplexity = model.score([held])
     score_seconds = time.perf_counter() - start
