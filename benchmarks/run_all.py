@@ -6,6 +6,7 @@ Usage::
     flock /tmp/charzoo-bench.lock python benchmarks/run_all.py            # speed suite
     flock /tmp/charzoo-bench.lock python benchmarks/run_all.py --quality  # + quality scripts
     python benchmarks/run_all.py --list                   # what --quality would launch
+    python benchmarks/run_all.py --accelerator            # + the GPU benchmark (needs CUDA)
 
 The speed suite is :mod:`speed` (throughput, side-by-side baselines, peak memory; results in
 ``benchmarks/results/speed.jsonl``). ``--quality`` also launches the quality scripts one after
@@ -15,7 +16,9 @@ model and the tiny-shakespeare stream runs), ``scale.py`` (every built-in model 
 100 MB of Python source), ``mixture.py`` (mixtures of zoo models on names,
 dinosaurs and Russian names; ``python benchmarks/mixture.py --smoke`` is its seconds-long
 check) and, when the plugin is installed, ``plugins_mingru.py``. Quality runs take tens of
-minutes; ``--only`` picks some of them.
+minutes; ``--only`` picks some of them. ``--accelerator`` also runs ``accelerator.py`` (charzoo
+on one GPU beside plain reference loops; it exits at once without CUDA, and ``--smoke`` runs it
+at tiny sizes on the CPU).
 
 Hold the shared lock around the whole command (as above), never inside it: the children run
 under this process's lock, and a child taking the same lock again would wait for ever.
@@ -79,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", default=None, help="quality runs to launch")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed suite")
     parser.add_argument("--list", action="store_true", help="list the quality runs and exit")
+    parser.add_argument("--accelerator", action="store_true", help="also run accelerator.py")
     args = parser.parse_args(argv)
     if args.list:
         for name, command in quality_jobs().items():
@@ -88,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_speed:
         if run(["speed.py", *(["--smoke"] if args.smoke else []), *extra]):
             failures.append("speed")
+    if args.accelerator:
+        if run(["accelerator.py", *(["--smoke", "--no-compile"] if args.smoke else [])]):
+            failures.append("accelerator")
     if args.quality and not args.smoke:
         jobs = quality_jobs()
         unknown = set(args.only or []) - set(jobs)

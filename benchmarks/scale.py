@@ -112,6 +112,7 @@ def child(args: argparse.Namespace) -> dict:
 
     import charzoo
     import charzoo.neural
+    from charzoo.callbacks import Callback
     from charzoo.encoded import write_encoded
 
     torch.set_num_threads(args.threads)
@@ -130,20 +131,16 @@ def child(args: argparse.Namespace) -> dict:
         encode_seconds = time.perf_counter() - start
         del train
     marks: dict[str, list[float]] = {"steps": []}
-    run_training = charzoo.neural.run_training
 
-    def timed_run_training(module, task, settings, **kwargs):
-        marks["train_start"] = time.perf_counter()
-        train_loss = task.train_loss
+    class Timer(Callback):
+        def on_train_begin(self, trainer):
+            marks["train_start"] = time.perf_counter()
 
-        def timed_train_loss(module):
+        def on_step_end(self, trainer, step, loss):
             marks["steps"].append(time.perf_counter())
-            return train_loss(module)
 
-        task.train_loss = timed_train_loss
-        return run_training(module, task, settings, **kwargs)
-
-    charzoo.neural.run_training = timed_run_training
+    if neural:
+        model.set_params(callbacks=[Timer()])
     load_peak = _peak_rss_mb()  # reading and joining the files
     gc.collect()
     peak_reset = _reset_peak_rss()  # from here on the peak is that of fit and score
@@ -152,7 +149,8 @@ def child(args: argparse.Namespace) -> dict:
     model.fit(data)
     fit_seconds = time.perf_counter() - fit_start
     steps = marks["steps"]
-    intervals = sorted(b - a for a, b in zip(steps, steps[1:]))
+    ends = [marks.get("train_start"), *steps]  # each step's duration, start to end
+    intervals = sorted(b - a for a, b in zip(ends, ends[1:]))
     start = time.perf_counter()
     perplexity = model.score([held])
     score_seconds = time.perf_counter() - start

@@ -27,7 +27,7 @@ from charzoo.data import (
 )
 from charzoo.params import Options, PositiveInt, publish_signature, validate_params
 from charzoo.presets import PresetsMixin
-from charzoo.sampler import Decoder, check_sampling_params, sample
+from charzoo.sampler import Decoder, check_sampling_params, rows_per_batch, sample
 from charzoo.tokenizer import CharTokenizer, normalize
 from charzoo.utils import (
     check_device,
@@ -41,8 +41,6 @@ from charzoo.utils import (
 )
 
 __all__ = ["CharLM"]
-
-_GENERATE_CHUNK = 2048  # sequences sampled together; bounds memory for huge n
 
 
 class CharLM(PresetsMixin, BaseEstimator):
@@ -188,48 +186,12 @@ class CharLM(PresetsMixin, BaseEstimator):
         -------
         self
         """
-        from charzoo.encoded import EncodedCorpus, fit_setup
-
         self._validate_params()
-        warm = getattr(self, "warm_start", False) and hasattr(self, "module_")
+        warm = self._warm_start_applies()
+        if not warm:
+            self._forget_fit()
         try:
-            if isinstance(texts, EncodedCorpus):
-                if tokenizer is not None:
-                    raise ValueError(
-                        "tokenizer cannot be given with an EncodedCorpus: the file carries its "
-                        "own vocabulary; encode the corpus with that tokenizer's characters"
-                    )
-                train = fit_setup(self, texts, warm)
-            else:
-                texts = check_texts(texts, for_fit=True)
-                if tokenizer is not None:
-                    tokenizer = _given_tokenizer(tokenizer, self.handle_unknown)
-                    missing = set().union(*map(normalize, texts)) - set(tokenizer.chars)
-                    if missing:
-                        raise ValueError(
-                            f"tokenizer lacks characters of texts: {''.join(sorted(missing))!r}"
-                            "; fit the tokenizer on these texts too"
-                        )
-                    if warm and tokenizer != self.tokenizer_:
-                        raise ValueError(
-                            "tokenizer differs from the vocabulary of this warm-started model; "
-                            "pass the model's own tokenizer_ or set warm_start=False"
-                        )
-                if not warm:
-                    self.tokenizer_ = (
-                        fit_tokenizer(texts, self.handle_unknown, verbose=self.verbose)
-                        if tokenizer is None
-                        else tokenizer
-                    )
-                    self.mode_ = resolve_mode(self.mode, len(texts))
-                    self.max_text_length_ = 0
-                self.max_text_length_ = max(self.max_text_length_, max(len(t) for t in texts))
-                train = encode_corpus(
-                    self.tokenizer_, texts, self.mode_, "error", verbose=self.verbose
-                )
-            val = None
-            if validation_texts is not None:
-                val = self._encode_checked(validation_texts, "validation_texts")
+            train, val = self._setup_fit(texts, validation_texts, tokenizer, warm)
             seed = seed_from(self.random_state)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
@@ -241,6 +203,52 @@ class CharLM(PresetsMixin, BaseEstimator):
                 self._forget_fit()
             raise
         return self
+
+    def _warm_start_applies(self) -> bool:
+        """The one place deciding warm start (fit forgets the old fit otherwise)."""
+        return bool(getattr(self, "warm_start", False)) and hasattr(self, "module_")
+
+    def _setup_fit(self, texts, validation_texts, tokenizer, warm: bool) -> tuple:
+        """Everything ``fit`` does before training: check inputs, set the tokenizer and mode
+        (unless ``warm``); returns the encoded training and validation corpora."""
+        from charzoo.encoded import EncodedCorpus, fit_setup
+
+        if isinstance(texts, EncodedCorpus):
+            if tokenizer is not None:
+                raise ValueError(
+                    "tokenizer cannot be given with an EncodedCorpus: the file carries its "
+                    "own vocabulary; encode the corpus with that tokenizer's characters"
+                )
+            train = fit_setup(self, texts, warm)
+        else:
+            texts = check_texts(texts, for_fit=True)
+            if tokenizer is not None:
+                tokenizer = _given_tokenizer(tokenizer, self.handle_unknown)
+                missing = set().union(*map(normalize, texts)) - set(tokenizer.chars)
+                if missing:
+                    raise ValueError(
+                        f"tokenizer lacks characters of texts: {''.join(sorted(missing))!r}"
+                        "; fit the tokenizer on these texts too"
+                    )
+                if warm and tokenizer != self.tokenizer_:
+                    raise ValueError(
+                        "tokenizer differs from the vocabulary of this warm-started model; "
+                        "pass the model's own tokenizer_ or set warm_start=False"
+                    )
+            if not warm:
+                self.tokenizer_ = (
+                    fit_tokenizer(texts, self.handle_unknown, verbose=self.verbose)
+                    if tokenizer is None
+                    else tokenizer
+                )
+                self.mode_ = resolve_mode(self.mode, len(texts))
+                self.max_text_length_ = 0
+            self.max_text_length_ = max(self.max_text_length_, max(len(t) for t in texts))
+            train = encode_corpus(self.tokenizer_, texts, self.mode_, "error", verbose=self.verbose)
+        val = None
+        if validation_texts is not None:
+            val = self._encode_checked(validation_texts, "validation_texts")
+        return train, val
 
     def _forget_fit(self) -> None:
         """Remove every fitted attribute (names ending in ``_``), leaving an unfitted model."""
@@ -353,7 +361,9 @@ class CharLM(PresetsMixin, BaseEstimator):
             longest training text (document mode) or 256 (stream mode).
         random_state : int or numpy generator, optional
             Seed for this call; defaults to the estimator's ``random_state``, so a seeded
-            model generates the same texts on every call, also after save/load.
+            model generates the same texts on every call, also after save/load, on the same
+            kind of device (sampling runs on the model's device with a generator there: CPU
+            and CUDA random streams differ).
 
         Returns
         -------
@@ -370,16 +380,18 @@ class CharLM(PresetsMixin, BaseEstimator):
         if max_length is None:
             max_length = 256 if self.mode_ == "stream" else max(32, 2 * self.max_text_length_)
         if random_state is None:
-            generator = make_generator(self.random_state)
+            seed, name = self.random_state, "random_state"
         else:
-            generator = make_generator(random_state, name="random_state (generate)")
+            seed, name = random_state, "random_state (generate)"
+        generator = make_generator(seed, name=name, device=self.device_)
         texts: list[str] = []
         self.module_.eval()
-        for start in range(0, n, _GENERATE_CHUNK):
+        chunk = rows_per_batch(self.module_, n, len(prefix_ids) + max_length + 1)
+        for start in range(0, n, chunk):
             rows = sample(
                 self._decoder(),
                 prefix_ids,
-                min(_GENERATE_CHUNK, n - start),
+                min(chunk, n - start),
                 max_length,
                 stop_at_boundary=self.mode_ == "document",
                 temperature=temperature,

@@ -29,7 +29,6 @@ __all__ = [
 ]
 
 
-
 def check_texts(texts: object, *, name: str = "texts", for_fit: bool = False) -> list[str]:
     """Validate a collection of texts and return it as a list of ``str``.
 
@@ -365,6 +364,16 @@ class WindowData:
 
     def __len__(self) -> int:
         return len(self.targets)
+
+    def to(self, device: torch.device | str) -> WindowData:
+        """The same windows with their tensors on ``device`` (``self`` when already there)."""
+        if self.targets.device == torch.device(device):
+            return self
+        moved = object.__new__(WindowData)
+        moved.block_size = self.block_size
+        for name in ("targets", "_ends", "_starts", "_offsets"):
+            setattr(moved, name, getattr(self, name).to(device))
+        return moved
 
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Contexts ``(len(index), block_size)`` and targets ``(len(index),)`` of some targets."""

@@ -32,11 +32,16 @@ def shard(index: torch.Tensor) -> torch.Tensor:
     return index[dist.get_rank() :: dist.get_world_size()]
 
 
-def average_loss(loss_value: float) -> float:
-    """Mean of a scalar loss over ranks (so every rank takes the same stop decisions)."""
+def average_loss(loss: float | torch.Tensor) -> float:
+    """Mean of a scalar loss over ranks (so every rank takes the same stop decisions).
+
+    A tensor is reduced on its own device and read once (the one host round-trip)."""
     if not is_distributed():
-        return loss_value
-    value = torch.tensor([loss_value], dtype=torch.float64)
+        return float(loss)
+    if isinstance(loss, torch.Tensor):
+        value = loss.detach().to(torch.float64).reshape(1).clone()
+    else:
+        value = torch.tensor([loss], dtype=torch.float64)
     dist.all_reduce(value)
     return float(value) / dist.get_world_size()
 

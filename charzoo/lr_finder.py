@@ -4,7 +4,7 @@ Lecture 2 of *makemore* finds a good learning rate by training once while the ra
 exponentially, ``lrs = 10 ** torch.linspace(-3, 0, 1000)``, one rate per step, and plotting the
 loss against the rate: the loss falls slowly at tiny rates, fastest in a useful range, then
 explodes. :func:`lr_find` runs that sweep through the model's own module, training task and
-AdamW optimiser (the same pieces :meth:`~charzoo.base.CharLM.fit` uses) on a clone of the
+:class:`~charzoo.training.Trainer` (a subclass whose schedule is the sweep) on a clone of the
 estimator, so the estimator passed in is left untouched.
 """
 
@@ -17,11 +17,13 @@ import numpy as np
 import torch
 from sklearn.base import clone
 
+from charzoo.callbacks import Callback
 from charzoo.neural import NeuralMixin
-from charzoo.training import TrainSettings, _make_optimizer
+from charzoo.precision import resolve_precision
+from charzoo.training import Trainer, TrainSettings
 from charzoo.utils import seed_from
 
-__all__ = ["LRFindResult", "lr_find", "smooth_losses"]
+__all__ = ["ExponentialAverage", "LRFindResult", "lr_find", "smooth_losses"]
 
 
 class LRFindResult(NamedTuple):
@@ -44,6 +46,25 @@ class LRFindResult(NamedTuple):
     suggested_lr: float
 
 
+class ExponentialAverage:
+    """Bias-corrected exponential moving average, updated one value at a time.
+
+    Parameters
+    ----------
+    beta : float in [0, 1), default=0.9
+        Weight of the past.
+    """
+
+    def __init__(self, beta: float = 0.9) -> None:
+        self.beta, self.average, self.count = beta, 0.0, 0
+
+    def update(self, value: float) -> float:
+        """Add ``value``; return the corrected average so far."""
+        self.count += 1
+        self.average = self.beta * self.average + (1 - self.beta) * value
+        return self.average / (1 - self.beta**self.count)
+
+
 def smooth_losses(losses, beta: float = 0.9) -> np.ndarray:
     """Bias-corrected exponential moving average of a loss curve (``beta`` weights the past).
 
@@ -61,13 +82,49 @@ def smooth_losses(losses, beta: float = 0.9) -> np.ndarray:
     >>> smooth_losses([1.0, 1.0, 1.0]).round(6).tolist()
     [1.0, 1.0, 1.0]
     """
-    losses = np.asarray(losses, dtype=np.float64)
-    out = np.empty_like(losses)
-    average = 0.0
-    for i, loss in enumerate(losses):
-        average = beta * average + (1 - beta) * loss
-        out[i] = average / (1 - beta ** (i + 1))
-    return out
+    average = ExponentialAverage(beta)
+    values = np.asarray(losses, dtype=np.float64)
+    return np.array([average.update(v) for v in values], dtype=np.float64).reshape(values.shape)
+
+
+class _Sweep(Trainer):
+    """The trainer with the sweep's exponential schedule and no evaluation: the loss is
+    expected to explode, so there is no divergence check and nothing is restored."""
+
+    def __init__(self, module, task, settings, rates: np.ndarray, **kwargs) -> None:
+        super().__init__(module, task, settings, **kwargs)
+        self.rates = rates
+
+    def lr_factor(self, step: int) -> float:
+        return float(self.rates[min(step, len(self.rates) - 1)] / self.rates[0])
+
+    def is_eval_step(self, step: int) -> bool:
+        return False
+
+    def check_divergence(self) -> bool:
+        return False
+
+    def restore_best(self) -> None:
+        pass
+
+
+class _Recorder(Callback):
+    """Keeps each step's loss; stops at a non-finite loss or an explosion of the average."""
+
+    def __init__(self, stop_factor: float | None) -> None:
+        self.stop_factor, self.losses = stop_factor, []
+        self.average, self.best = ExponentialAverage(), math.inf
+
+    def on_step_end(self, trainer: Trainer, step: int, loss: torch.Tensor) -> None:
+        value = float(loss)  # the sweep needs every value to decide when to stop
+        if not math.isfinite(value):
+            trainer.request_stop("diverged")
+            return
+        self.losses.append(value)
+        current = self.average.update(value)
+        self.best = min(self.best, current)
+        if self.stop_factor is not None and step > 1 and current > self.stop_factor * self.best:
+            trainer.request_stop("exploded")
 
 
 def lr_find(
@@ -141,49 +198,26 @@ def lr_find(
     if stop_factor is not None and stop_factor <= 1:
         raise ValueError(f"stop_factor must be > 1 or None, got {stop_factor}")
     seed = seed_from(estimator.random_state if random_state is None else random_state)
-    # One ordinary fit step sets everything fit sets (tokenizer, data mode, ...) through the
-    # estimator's own code; the sweep then starts from a freshly built module.
-    model = clone(estimator).set_params(
-        max_steps=1,
-        validation_fraction=0.0,
-        warm_start=False,
-        callbacks=None,
-        verbose=False,
-        random_state=seed,
-    )
-    model.fit(texts)
-    train = model._encode(texts)
+    model = clone(estimator).set_params(callbacks=None, verbose=False, random_state=seed)
+    model._validate_params()
+    train, _ = model._setup_fit(texts, None, None, warm=False)
     rates = np.logspace(math.log10(min_lr), math.log10(max_lr), int(n_steps))
-    losses: list[float] = []
+    settings = TrainSettings(
+        learning_rate=float(rates[0]),
+        max_steps=len(rates),
+        lr_schedule="constant",
+        weight_decay=model.weight_decay,
+        grad_clip=model.grad_clip,
+        precision=resolve_precision(model.precision, model._resolve_device()),
+        compile=model.compile,
+    )
+    recorder = _Recorder(stop_factor)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        module = model._build_module().to(model._resolve_device())
-        model.module_ = module
+        module = model.module_ = model._build_module().to(model._resolve_device())
         task = model._training_task(train, None, torch.Generator().manual_seed(seed))
-        settings = TrainSettings(learning_rate=min_lr, weight_decay=model.weight_decay)
-        optimizer = _make_optimizer(module, settings)
-        module.train()
-        best = math.inf
-        smoothed = 0.0
-        for i, rate in enumerate(rates):
-            for group in optimizer.param_groups:
-                group["lr"] = float(rate)
-            loss = task.train_loss(module)
-            value = loss.item()
-            if not math.isfinite(value):
-                break
-            losses.append(value)
-            smoothed = 0.9 * smoothed + 0.1 * value
-            current = smoothed / (1 - 0.9 ** (i + 1))
-            best = min(best, current)
-            if stop_factor is not None and i > 0 and current > stop_factor * best:
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if model.grad_clip:
-                torch.nn.utils.clip_grad_norm_(module.parameters(), model.grad_clip)
-            optimizer.step()
-        module.eval()
+        _Sweep(module, task, settings, rates, callbacks=[recorder]).fit()
+    losses = recorder.losses
     if not losses:
         raise ValueError("the loss was not finite at the first step; check the estimator")
     losses_arr = np.asarray(losses)

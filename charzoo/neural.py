@@ -20,6 +20,7 @@ from numbers import Integral
 
 import torch
 
+from charzoo.callbacks import Callback, fit_callbacks
 from charzoo.data import Corpus, split_corpus
 from charzoo.params import (
     Fraction,
@@ -29,7 +30,8 @@ from charzoo.params import (
     PositiveFloat,
     PositiveInt,
 )
-from charzoo.training import LR_SCHEDULES, TrainingTask, TrainSettings, run_training
+from charzoo.precision import PRECISIONS, PrecisionDecoder, precision_context, resolve_precision
+from charzoo.training import LR_SCHEDULES, Trainer, TrainingTask, TrainSettings
 from charzoo.utils import available_memory
 
 __all__ = ["MAX_MODULES", "ModelTooLargeError", "NeuralMixin", "estimate_fit_memory"]
@@ -180,9 +182,19 @@ class NeuralMixin:
         would dominate its time.
     warm_start : bool, default=False
         Continue training the fitted module on the next ``fit`` instead of starting anew.
-    callbacks : list of callables or None, default=None
-        Each is called as ``callback(estimator, record)`` after every evaluation, where
-        ``record`` holds ``step``, ``train_loss``, ``val_loss``, ``lr`` and ``improved``.
+    callbacks : list of callables or Callback or None, default=None
+        A function is called as ``callback(estimator, record)`` after every evaluation, where
+        ``record`` holds ``step``, ``train_loss``, ``val_loss``, ``lr`` and ``improved``; a
+        :class:`charzoo.callbacks.Callback` is told about every step and evaluation and may
+        stop training (:meth:`charzoo.training.Trainer.request_stop`).
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        Numeric precision of training, scoring and sampling: ``"auto"`` is bf16 autocast
+        with TF32 matmuls on a CUDA device supporting bf16 and fp32 elsewhere; ``"fp16"``
+        adds a gradient scaler. Reported NLLs are computed in fp32 (see
+        :mod:`charzoo.precision`).
+    compile : bool, default=False
+        ``torch.compile`` the training forward; falls back to the plain module with one
+        warning when compilation fails.
 
     Notes
     -----
@@ -215,6 +227,8 @@ class NeuralMixin:
         "eval_interval": [PositiveInt, None],
         "warm_start": ["boolean"],
         "callbacks": [list, None],
+        "precision": [Options(*PRECISIONS)],
+        "compile": ["boolean"],
     }
 
     def __init__(
@@ -232,6 +246,8 @@ class NeuralMixin:
         eval_interval: int | None = None,
         warm_start: bool = False,
         callbacks: list | None = None,
+        precision: str = "auto",
+        compile: bool = False,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
@@ -247,6 +263,12 @@ class NeuralMixin:
         self.eval_interval = eval_interval
         self.warm_start = warm_start
         self.callbacks = callbacks
+        self.precision = precision
+        self.compile = compile
+
+    # a model pickled before these parameters existed unpickles with their defaults
+    precision = "auto"
+    compile = False
 
     def _training_task(
         self, train: Corpus, val: Corpus | None, generator: torch.Generator
@@ -256,11 +278,22 @@ class NeuralMixin:
     def _validate_params(self, **kwargs: object) -> None:
         super()._validate_params(**kwargs)
         for i, callback in enumerate(self.callbacks or []):
-            if not callable(callback):
+            if not (callable(callback) or isinstance(callback, Callback)):
                 raise TypeError(
                     f"callbacks[{i}] is {callback!r} ({type(callback).__name__}), which is not "
-                    "callable; pass functions called as callback(estimator, record)"
+                    "callable; pass functions called as callback(estimator, record) or "
+                    "charzoo.callbacks.Callback instances"
                 )
+
+    def _token_nll(self, corpus: Corpus) -> torch.Tensor:
+        with precision_context(self.precision, self.device_):
+            return super()._token_nll(corpus)
+
+    def _decoder(self) -> object:
+        decoder = super()._decoder()
+        if resolve_precision(self.precision, self.device_) == "fp32":
+            return decoder
+        return PrecisionDecoder(decoder, self.precision, self.device_)
 
     def _probe_batch(self, train: Corpus) -> torch.Tensor | None:
         """A meta tensor shaped like one training batch of ids (for the size estimate), or
@@ -329,9 +362,25 @@ class NeuralMixin:
             )
         return activations is not None or batch is None
 
+    def _make_trainer(self, module: torch.nn.Module, task: TrainingTask, **kwargs) -> Trainer:
+        """The :class:`~charzoo.training.Trainer` of a fit (override to use a subclass)."""
+        settings = TrainSettings(
+            learning_rate=self.learning_rate,
+            max_steps=self.max_steps,
+            lr_schedule=self.lr_schedule,
+            warmup_steps=self.warmup_steps,
+            weight_decay=self.weight_decay,
+            grad_clip=self.grad_clip,
+            eval_interval=self.eval_interval,
+            precision=resolve_precision(self.precision, self._resolve_device()),
+            compile=self.compile,
+        )
+        return Trainer(module, task, settings, **kwargs)
+
     def _fit_model(self, train: Corpus, val: Corpus | None, generator: torch.Generator) -> None:
-        warm = self.warm_start and hasattr(self, "module_")
-        if not warm:
+        # ``fit`` decides warm start: it removes every fitted attribute before a fresh fit, so
+        # a fitted module here is one to continue training
+        if not hasattr(self, "module_"):
             measured = self._check_size(train)
             module = self._build_module().to(self._resolve_device())
             if not measured:
@@ -342,26 +391,14 @@ class NeuralMixin:
         if val is None and self.validation_fraction > 0:
             if train.mode == "stream" or train.n_texts > 1:
                 train, val = split_corpus(train, self.validation_fraction, generator)
-        settings = TrainSettings(
-            learning_rate=self.learning_rate,
-            max_steps=self.max_steps,
-            lr_schedule=self.lr_schedule,
-            warmup_steps=self.warmup_steps,
-            weight_decay=self.weight_decay,
-            grad_clip=self.grad_clip,
-            eval_interval=self.eval_interval,
-            n_iter_no_change=self.n_iter_no_change,
-            verbose=self.verbose,
-        )
-        callbacks = list(self.callbacks or [])
-        result = run_training(
+        trainer = self._make_trainer(
             self.module_,
             self._training_task(train, val, generator),
-            settings,
+            callbacks=fit_callbacks(self),
             start_step=self.n_steps_,
             history=self.history_,
-            on_eval=(lambda record: [cb(self, record) for cb in callbacks]) if callbacks else None,
         )
+        result = trainer.fit()
         self.history_ = result.history
         self.n_steps_ = result.n_steps
         self.stop_reason_ = result.stop_reason

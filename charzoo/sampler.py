@@ -13,10 +13,23 @@ from typing import Protocol
 import torch
 
 from charzoo.tokenizer import BOUNDARY_ID
+from charzoo.utils import available_memory, module_device, widest
 
-__all__ = ["Decoder", "check_sampling_params", "filter_logits", "sample", "scale_logits"]
+__all__ = [
+    "CHECK_EVERY",
+    "CPU_ROWS",
+    "Decoder",
+    "check_sampling_params",
+    "default_check_every",
+    "filter_logits",
+    "rows_per_batch",
+    "sample",
+    "scale_logits",
+]
 
 _FIRST_COLUMNS = 64  # initial width of the output buffer
+CHECK_EVERY = 8  # steps between reads of the ended rows on an accelerator
+CPU_ROWS = 2048  # sequences sampled together on the CPU; bounds memory for huge n
 
 
 class Decoder(Protocol):
@@ -109,7 +122,33 @@ def _pick(
         return logits.argmax(dim=-1)
     logits = filter_logits(scale_logits(logits, temperature), top_k, top_p)
     probs = torch.softmax(logits, dim=-1)
-    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+    if probs.device != generator.device:  # a decoder that returns host logits (the mixture)
+        probs = probs.to(generator.device)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1).to(logits.device)
+
+
+def default_check_every(device: torch.device) -> int:
+    """Steps between reads of the ended rows: 1 on the CPU (a read costs nothing there and
+    dropping rows at once saves the most work), :data:`CHECK_EVERY` elsewhere (each read
+    waits for the device)."""
+    return 1 if device.type == "cpu" else CHECK_EVERY
+
+
+def rows_per_batch(module: torch.nn.Module, n: int, length: int) -> int:
+    """How many of ``n`` sequences of up to ``length`` ids to sample together.
+
+    On the CPU :data:`CPU_ROWS` (2,048: the activations stay in cache). On an accelerator
+    every row at once when a generous estimate of the decoding state, 64 bytes per row,
+    context position and unit of the module's widest layer, fits in half its free memory.
+    """
+    device = module_device(module)
+    if device.type == "cpu":
+        return max(1, min(n, CPU_ROWS))
+    free = available_memory(device)
+    if free is None:
+        return max(1, min(n, CPU_ROWS))
+    per_row = 64 * widest(module) * max(1, length)
+    return max(1, min(n, max(CPU_ROWS, free // 2 // per_row)))
 
 
 @torch.no_grad()
@@ -124,8 +163,15 @@ def sample(
     top_k: int | None = None,
     top_p: float | None = None,
     generator: torch.Generator,
+    check_every: int | None = None,
 ) -> list[list[int]]:
-    """Generate ``n`` continuations of ``prefix`` together.
+    """Generate ``n`` continuations of ``prefix`` together, on the decoder's device.
+
+    Every step stays on the device: tokens are drawn there (with ``generator``, which must
+    live on that device or be a CPU generator for host logits) and written to an output
+    buffer there, read back once at the end. Rows that end (document mode) are masked at
+    once and dropped from the decoder every ``check_every`` steps, the one host read of the
+    loop.
 
     Parameters
     ----------
@@ -142,7 +188,11 @@ def sample(
         sampled and every sequence runs ``max_new`` steps.
     temperature, top_k, top_p : see :meth:`charzoo.base.CharLM.generate`.
     generator : torch.Generator
-        Source of randomness (CPU).
+        Source of randomness. The same seed on the same device gives the same samples; CPU
+        and CUDA generators produce different streams.
+    check_every : int, optional
+        Steps between reads of which rows ended; default :func:`default_check_every`.
+        The samples of a seed depend on it (ended rows kept longer draw numbers too).
 
     Returns
     -------
@@ -152,41 +202,41 @@ def sample(
     if n == 0 or max_new == 0:
         return [[] for _ in range(n)]
     logits = decoder.start(prefix, n)
+    device = logits.device
+    check_every = check_every or default_check_every(device)
     # ended rows are dropped from the decoder when it supports ``select`` (else masked)
     compact = stop_at_boundary and hasattr(decoder, "select")
     # the buffer grows with the longest row (doubling), so max_new = 10**9 costs nothing
     # until rows actually run that long
-    out = torch.full((n, min(max_new, _FIRST_COLUMNS)), BOUNDARY_ID, dtype=torch.long)
-    active = torch.arange(n)  # the rows of ``out`` that the decoder's rows stand for
-    done = torch.zeros(n, dtype=torch.bool, device=logits.device)
+    out = torch.full(
+        (n, min(max_new, _FIRST_COLUMNS)), BOUNDARY_ID, dtype=torch.long, device=device
+    )
+    active = torch.arange(n, device=device)  # the rows of ``out`` the decoder's rows stand for
+    done = torch.zeros(n, dtype=torch.bool, device=device)  # the decoder's rows that ended
     for step in range(max_new):
         if not stop_at_boundary:
             logits[:, BOUNDARY_ID] = float("-inf")
-        token = _pick(logits, temperature, top_k, top_p, generator)
-        if not compact:
-            token = token.masked_fill(done, BOUNDARY_ID)
+        token = _pick(logits, temperature, top_k, top_p, generator).masked_fill(done, BOUNDARY_ID)
         if step == out.shape[1]:
-            wider = torch.full((n, min(max_new, 2 * step)), BOUNDARY_ID, dtype=torch.long)
+            width = min(max_new, 2 * step)
+            wider = torch.full((n, width), BOUNDARY_ID, dtype=torch.long, device=device)
             wider[:, :step] = out
             out = wider
-        out[active, step] = token.cpu()
-        ended = token == BOUNDARY_ID
-        if compact and bool(ended.any()):
-            keep = (~ended).nonzero().squeeze(1)
-            if len(keep) == 0:
-                break
-            active, token = active[keep.cpu()], token[keep]
-            decoder.select(keep)
-        elif not compact:
-            done |= ended
-            if bool(done.all()):
-                break
+        out[active, step] = token
         if step == max_new - 1:
             break
+        if stop_at_boundary:
+            done |= token == BOUNDARY_ID
+            if (step + 1) % check_every == 0 and bool(done.any()):  # the host read
+                keep = (~done).nonzero().squeeze(1)
+                if len(keep) == 0:
+                    break
+                if compact:
+                    active, token, done = active[keep], token[keep], done[keep]
+                    decoder.select(keep)
         logits = decoder.advance(token)
-    rows = out.tolist()
     result = []
-    for row in rows:
+    for row in out.cpu().tolist():
         if BOUNDARY_ID in row:
             row = row[: row.index(BOUNDARY_ID)]
         result.append(row)

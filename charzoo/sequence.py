@@ -88,17 +88,21 @@ def _padded(
     index: torch.Tensor,
     offsets: torch.Tensor | None = None,
     starts: torch.Tensor | None = None,
+    width: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Inputs ``(B, T)``, targets ``(B, T)`` (padding = -100) and flat target positions of the
-    texts ``index`` (from ``offsets`` into each text, default 0), right-padded to the longest."""
+    texts ``index`` (from ``offsets`` into each text, default 0), right-padded to the longest
+    (or to ``width``), on the device of ``index``."""
     starts = corpus.starts if starts is None else starts
     lengths = corpus.lengths[index]
     if offsets is not None:
         lengths = lengths - offsets
-    width = max(1, int(lengths.max()))
-    inner = torch.arange(width) + (offsets[:, None] if offsets is not None else 0)
+    if width is None:
+        width = max(1, int(lengths.max()))
+    steps = torch.arange(width, device=index.device)
+    inner = steps + (offsets[:, None] if offsets is not None else 0)
     pos = starts[index][:, None] + inner
-    mask = torch.arange(width) < lengths[:, None]
+    mask = steps < lengths[:, None]
     pos = torch.where(mask, pos, 0)
     previous = corpus.targets[(pos - 1).clamp(min=0)].long()
     x = torch.where(mask & (inner > 0), previous, BOUNDARY_ID)
@@ -189,6 +193,7 @@ class SequenceDecoder:
 
     def __init__(self, module: torch.nn.Module) -> None:
         self.module = module
+        self.device = module_device(module)  # tokens and row indices may come from the host
         self.block = _block_size(module)
         self.state: object = None
         self.history: torch.Tensor | None = None
@@ -214,12 +219,13 @@ class SequenceDecoder:
 
     def select(self, index: torch.Tensor) -> None:
         """Keep only the rows ``index`` (:func:`~charzoo.sampler.sample` drops ended rows)."""
+        index = index.to(self.device)
         if self.history is not None:
             self.history = self.history[index]
         self.state = _select_rows(self.state, self.batch_dims, index)
 
     def advance(self, tokens: torch.Tensor) -> torch.Tensor:
-        tokens = tokens[:, None]
+        tokens = tokens.to(self.device)[:, None]
         if not self.block:
             return self._run(tokens, self.state)
         self.history = torch.cat([self.history, tokens], dim=1)[:, -self.block :]
@@ -251,11 +257,11 @@ class FullContextDecoder:
         return self._run()
 
     def advance(self, tokens: torch.Tensor) -> torch.Tensor:
-        self.history = torch.cat([self.history, tokens[:, None]], dim=1)
+        self.history = torch.cat([self.history, tokens.to(self.history.device)[:, None]], dim=1)
         return self._run()
 
     def select(self, index: torch.Tensor) -> None:
-        self.history = self.history[index]
+        self.history = self.history[index.to(self.history.device)]
 
 
 def _batch_dims(state: object, probe: object) -> object:
@@ -322,6 +328,7 @@ class SequenceTask:
         self.state: object = None
         self.column = 0
         self.rows: tuple[torch.Tensor, int] | None = None
+        self.device: torch.device | None = None
         if train.mode == "stream":
             self.length = max(1, min(length, len(train.targets) - 1))
             if stream_sampling == "adjacent":
@@ -333,6 +340,23 @@ class SequenceTask:
                     )
                 # row r is the stream's r-th slice of ``width`` targets (this rank's rows)
                 self.rows = (shard(torch.arange(batch_size) * width), width)
+        self._place(torch.device("cpu"))  # until the first step names the module's device
+
+    def _place(self, device: torch.device) -> None:
+        """Copy the training ids to ``device`` (once per fit; a no-op on the CPU). Random
+        draws stay on the host generator (the same stream on every device); only the drawn
+        indices travel, without waiting for the device (``non_blocking``: a copy from pageable
+        memory is staged at once), and the batches are gathered on the device."""
+        if device == self.device:
+            return
+        self.device = device
+        self.data = Corpus(
+            self.train.targets.to(device), self.train.lengths.to(device), self.train.mode
+        )
+        self.data_starts = self.starts.to(device)
+        self.host_lengths = self.train.lengths.numpy()
+        if self.rows is not None:
+            self.data_rows = self.rows[0].to(device)
 
     def _document_batch(self, module: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.randint(self.train.n_texts, (self.batch_size,), generator=self.generator)
@@ -340,28 +364,33 @@ class SequenceTask:
         excess = (self.train.lengths[index] - crop).clamp(min=0)
         offsets = (torch.rand(len(index), generator=self.generator) * (excess + 1)).long()
         offsets, index = shard(offsets), shard(index)  # this rank's part when data-parallel
-        x, y, _ = _padded(self.train, index, offsets, self.starts)
+        # the batch width from the host copies of the draws (numpy: no device read)
+        width = max(1, int((self.host_lengths[index.numpy()] - offsets.numpy()).max()))
+        index, offsets = (t.to(self.device, non_blocking=True) for t in (index, offsets))
+        x, y, _ = _padded(self.data, index, offsets, self.data_starts, width)
         return x[:, :crop], y[:, :crop]
 
     def _random_windows(self) -> tuple[torch.Tensor, torch.Tensor]:
         high = len(self.train.targets) - self.length + 1
         pos = shard(torch.randint(high, (self.batch_size, 1), generator=self.generator))
-        pos = pos + torch.arange(self.length)
-        return _inputs_at(self.train, pos, self.starts), self.train.targets[pos].long()
+        pos = pos.to(self.device, non_blocking=True) + torch.arange(self.length, device=self.device)
+        return _inputs_at(self.data, pos, self.data_starts), self.data.targets[pos].long()
 
     def _adjacent_windows(self) -> tuple[torch.Tensor, torch.Tensor]:
-        row_starts, width = self.rows
+        _, width = self.rows
         if self.column + 1 >= width:  # wrap around: new pass, random phase
             self.column = int(torch.randint(self.length, (1,), generator=self.generator))
             self.column = min(self.column, width - 2)
             self.state = None
-        cols = torch.arange(self.column, min(self.column + self.length, width))
+        end = min(self.column + self.length, width)
+        cols = torch.arange(self.column, end, device=self.device)
         self.column += self.length
-        pos = row_starts[:, None] + cols
-        return _inputs_at(self.train, pos, self.starts), self.train.targets[pos].long()
+        pos = self.data_rows[:, None] + cols
+        return _inputs_at(self.data, pos, self.data_starts), self.data.targets[pos].long()
 
     def train_loss(self, module: torch.nn.Module) -> torch.Tensor:
         device = module_device(module)
+        self._place(device)
         state = None
         if self.train.mode == "document":
             x, y = self._document_batch(module)

@@ -1,34 +1,49 @@
-"""The training loop shared by every neural model.
+"""The training loop shared by every neural model, as a :class:`Trainer` with overridable steps.
 
 A model family supplies a :class:`TrainingTask` (how to draw a batch and compute its loss, how
-to compute the validation loss); :func:`train` owns everything else: the AdamW optimiser, the
-learning-rate schedule, gradient clipping, periodic evaluation, keeping the best weights,
-early stopping, divergence detection, Ctrl-C handling, the progress bar and callbacks.
+to compute the validation loss). The :class:`Trainer` owns what every fit needs: the AdamW
+optimiser and learning-rate schedule (:meth:`~Trainer.make_optimizer`,
+:meth:`~Trainer.lr_factor`), the optimiser step (:meth:`~Trainer.train_step`), periodic
+evaluation that keeps the best weights (:meth:`~Trainer.evaluate`), divergence checks
+(:meth:`~Trainer.check_divergence`), Ctrl-C handling and restoring the weights to keep
+(:meth:`~Trainer.restore_best`). Optional behaviour (the progress bar, early stopping, the
+estimator's ``callbacks``) lives in :mod:`charzoo.callbacks`. Subclass the trainer to change a
+step (the learning-rate finder does), add a :class:`~charzoo.callbacks.Callback` to watch it.
+
+The loop never reads a loss back to the host after a step: losses are summed on the device
+and read at evaluations and :attr:`Trainer.checks_per_eval` times between them (to catch a
+non-finite loss early); on a GPU each read waits for the queued work.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 import torch
-from tqdm.auto import tqdm
 
-from charzoo.distributed import average_gradients, average_loss, is_main_process
-from charzoo.utils import show_progress
+from charzoo.callbacks import Callback
+from charzoo.distributed import average_gradients, average_loss
+from charzoo.precision import compiled, grad_scaler, precision_context
+from charzoo.utils import module_device
 
 __all__ = [
+    "HISTORY_KEYS",
     "LR_SCHEDULES",
+    "Trainer",
     "TrainingDivergedWarning",
     "TrainingTask",
+    "TrainResult",
     "TrainSettings",
-    "run_training",
+    "default_eval_interval",
+    "lr_factor",
 ]
 
 LR_SCHEDULES = ("constant", "step", "cosine")
+HISTORY_KEYS = ("step", "train_loss", "val_loss", "lr")
 
 
 class TrainingDivergedWarning(RuntimeWarning):
@@ -36,10 +51,8 @@ class TrainingDivergedWarning(RuntimeWarning):
 
 
 # An evaluation is *sane* when its losses are finite and its mean training loss is at most
-# this many times the loss of the first training step (about log(vocab_size) for a fresh
-# model) plus one nat. Weights whose loss is finite but far above the untrained loss
-# (learning_rate=1e6 reaches 1e6-scale weights with finite but huge losses) are not worth
-# restoring: they can score inf.
+# this many times the first step's loss (about log(vocab_size) when fresh) plus one nat:
+# finite but huge losses (learning_rate=1e6) mean weights that can score inf.
 _SANE_FACTOR = 2.0
 MIN_EVAL_INTERVAL = 50
 
@@ -66,7 +79,7 @@ class TrainingTask(Protocol):
 
 @dataclass
 class TrainSettings:
-    """Hyperparameters of :func:`train` (the estimator's training parameters)."""
+    """Hyperparameters of the :class:`Trainer` (the estimator's training parameters)."""
 
     learning_rate: float = 1e-3
     max_steps: int = 1000
@@ -75,8 +88,8 @@ class TrainSettings:
     weight_decay: float = 0.01
     grad_clip: float | None = 1.0
     eval_interval: int | None = None
-    n_iter_no_change: int | None = None
-    verbose: bool | int = False
+    precision: str = "fp32"  # see charzoo.precision
+    compile: bool = False
 
 
 def lr_factor(step: int, settings: TrainSettings) -> float:
@@ -92,30 +105,20 @@ def lr_factor(step: int, settings: TrainSettings) -> float:
     return 1.0
 
 
-def _make_optimizer(module: torch.nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
-    decay = [p for p in module.parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in module.parameters() if p.requires_grad and p.dim() < 2]
-    groups = [
-        {"params": decay, "weight_decay": settings.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    try:  # the fused kernel (torch >= 2.4 on CPU) is several times faster than the loop
-        return torch.optim.AdamW(groups, lr=settings.learning_rate, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.AdamW(groups, lr=settings.learning_rate)
-
-
-def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of ``module``'s state dict (on its device)."""
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
-def _is_finite(state: dict[str, torch.Tensor]) -> bool:
-    return all(bool(torch.isfinite(v).all()) for v in state.values() if v.is_floating_point())
+def is_finite_state(state: dict[str, torch.Tensor]) -> bool:
+    """True when every floating-point tensor of ``state`` is finite (one host read)."""
+    flags = [torch.isfinite(v).all() for v in state.values() if v.is_floating_point()]
+    return not flags or bool(torch.stack(flags).all())
 
 
 @dataclass
 class TrainResult:
-    """What :func:`train` reports back to the estimator."""
+    """What :meth:`Trainer.fit` reports back to the estimator."""
 
     history: dict[str, list]
     n_steps: int
@@ -123,26 +126,17 @@ class TrainResult:
     best_step: int | None
 
 
-def run_training(
-    module: torch.nn.Module,
-    task: TrainingTask,
-    settings: TrainSettings,
-    *,
-    start_step: int = 0,
-    history: dict[str, list] | None = None,
-    on_eval: Callable[[dict], None] | None = None,
-) -> TrainResult:
+class Trainer:
     """Train ``module`` on ``task`` for ``settings.max_steps`` optimiser steps.
 
     The weights left in ``module`` are the best on validation when there is validation data,
     otherwise the last ones. After divergence (non-finite weights or losses, or a mean training
-    loss more than twice the first step's loss plus one nat) training stops
-    with a :class:`TrainingDivergedWarning` and the module gets the best (with validation) or
-    last weights of an earlier (sane) evaluation, or its initial weights when there was none;
-    the warning says which.
-    Ctrl-C after at least one step stops training the same way (with a ``RuntimeWarning``);
-    Ctrl-C before the first optimiser step of a fresh fit re-raises ``KeyboardInterrupt``
-    (there is nothing worth keeping, and the estimator leaves itself unfitted).
+    loss more than twice the first step's loss plus one nat) training stops with a
+    :class:`TrainingDivergedWarning` and the module gets the best (with validation) or last
+    weights of an earlier (sane) evaluation, or its initial weights when there was none; the
+    warning says which. Ctrl-C after at least one step stops training the same way (with a
+    ``RuntimeWarning``); Ctrl-C before the first optimiser step of a fresh fit re-raises
+    ``KeyboardInterrupt`` (there is nothing worth keeping).
 
     Parameters
     ----------
@@ -151,125 +145,254 @@ def run_training(
     task : TrainingTask
         Batches, loss and validation loss.
     settings : TrainSettings
-    start_step : int
-        Steps already done (``warm_start``); only used to label the history.
+    callbacks : iterable of Callback, optional
+        Told about the run (see :mod:`charzoo.callbacks`), in order.
+    start_step : int, default=0
+        Steps already done (warm start); labels the history and the messages.
     history : dict of lists, optional
-        History to append to (``warm_start``).
-    on_eval : callable, optional
-        Called with the evaluation record after each evaluation.
+        History to append to (warm start): ``step``, ``train_loss``, ``val_loss``, ``lr``.
 
-    Returns
-    -------
-    TrainResult
+    Attributes
+    ----------
+    step, completed : int
+        Optimiser steps of this run begun (the one running included) and finished.
+    stop_reason : str or None
+        ``"max_steps"``, ``"early_stopping"``, ``"diverged"``, ``"interrupted"`` or any
+        string a callback passed to :meth:`request_stop`.
     """
-    history = history if history is not None else {}
-    for key in ("step", "train_loss", "val_loss", "lr"):
-        history.setdefault(key, [])
-    optimizer = _make_optimizer(module, settings)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, settings))
-    interval = settings.eval_interval or default_eval_interval(settings.max_steps)
-    best_loss, best_step, best_state = math.inf, None, None
-    last_good, last_good_step = _snapshot(module), None  # the initial weights until an eval
-    reference: float | None = None  # loss of the first step: the scale of "sane"
-    completed = 0
-    evals_without_improvement = 0
-    stop_reason = "max_steps"
-    running, running_count, step = 0.0, 0, 0
-    progress = tqdm(
-        total=settings.max_steps,
-        disable=not (show_progress(settings.verbose) and is_main_process()),
-        unit="step",
-        leave=False,
-    )
-    module.train()
-    try:
-        for step in range(1, settings.max_steps + 1):
-            loss = task.train_loss(module)
-            loss_value = average_loss(loss.item())
-            if not math.isfinite(loss_value):
-                stop_reason = "diverged"
-                break
-            if reference is None:
-                reference = loss_value
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            average_gradients(module)
-            if settings.grad_clip:
-                torch.nn.utils.clip_grad_norm_(module.parameters(), settings.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            completed += 1
-            running += loss_value
-            running_count += 1
-            progress.update(1)
-            if step % interval and step != settings.max_steps:
-                continue
-            module.eval()
-            val_loss = task.eval_loss(module)
-            train_loss = running / running_count
-            running, running_count = 0.0, 0
-            watched = val_loss if val_loss is not None else train_loss
-            state = _snapshot(module)
-            sane = reference is None or train_loss <= _SANE_FACTOR * reference + 1.0
-            if not (math.isfinite(watched) and sane and _is_finite(state)):
-                stop_reason = "diverged"
-                break
-            last_good, last_good_step = state, start_step + step
-            improved = watched < best_loss
-            if improved:
-                best_loss, best_step, best_state = watched, start_step + step, state
-                evals_without_improvement = 0
-            else:
-                evals_without_improvement += 1
-            record = {
-                "step": start_step + step,
-                "train_loss": train_loss,
-                "val_loss": val_loss,
-                "lr": optimizer.param_groups[0]["lr"],
-            }
-            for key, value in record.items():
-                history[key].append(value)
-            progress.set_postfix(
-                {k: f"{v:.4f}" for k, v in record.items() if k.endswith("loss") and v is not None}
-            )
-            if on_eval is not None:
-                on_eval({**record, "improved": improved})
-            module.train()
-            if settings.n_iter_no_change and evals_without_improvement >= settings.n_iter_no_change:
-                stop_reason = "early_stopping"
-                break
-    except KeyboardInterrupt:
-        if completed == 0 and start_step == 0:
-            raise KeyboardInterrupt(
-                "fit interrupted before the first training step; the model is not fitted"
-            ) from None
-        stop_reason = "interrupted"
-        warnings.warn(
-            f"training interrupted at step {start_step + step}; keeping the best weights so far",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    finally:
-        progress.close()
-        module.eval()
-    has_validation = bool(history["val_loss"]) and history["val_loss"][-1] is not None
-    if stop_reason == "diverged":
-        if has_validation and best_state is not None:
-            restored, which = best_state, f"the best weights (step {best_step})"
-        elif last_good_step is not None:
-            restored, which = last_good, f"the last sane weights (step {last_good_step})"
+
+    checks_per_eval: int = 4  #: cheap divergence checks (one host read each) per eval interval
+
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        task: TrainingTask,
+        settings: TrainSettings,
+        *,
+        callbacks: Iterable[Callback] = (),
+        start_step: int = 0,
+        history: dict[str, list] | None = None,
+    ) -> None:
+        self.module, self.task, self.settings = module, task, settings
+        self.callbacks = list(callbacks)
+        self.start_step = start_step
+        self.history = history if history is not None else {}
+        for key in HISTORY_KEYS:
+            self.history.setdefault(key, [])
+        self.interval = settings.eval_interval or default_eval_interval(settings.max_steps)
+        self.check_every = max(1, -(-self.interval // self.checks_per_eval))
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+        self.step = self.completed = 0
+        self.stop_reason: str | None = None
+        self.best_loss, self.best_step = math.inf, None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.last_good: dict[str, torch.Tensor] | None = None
+        self.last_good_step: int | None = None
+        self.reference: float | None = None  # loss of the first step: the scale of "sane"
+        self._first_loss: torch.Tensor | None = None
+        self._loss_sum: torch.Tensor | None = None  # on the device, read at evaluations
+        self._loss_count = 0
+
+    # ----------------------------------------------------------------- overridable steps
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        """AdamW with weight decay on matrices only (biases and norms are not decayed)."""
+        params = [p for p in self.module.parameters() if p.requires_grad]
+        decay = [p for p in params if p.dim() >= 2]
+        groups = [
+            {"params": decay, "weight_decay": self.settings.weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        try:  # the fused kernel (torch >= 2.4 on CPU) is several times faster than the loop
+            return torch.optim.AdamW(groups, lr=self.settings.learning_rate, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            return torch.optim.AdamW(groups, lr=self.settings.learning_rate)
+
+    def lr_factor(self, step: int) -> float:
+        """Learning-rate multiplier at ``step`` (0-based): the configured schedule."""
+        return lr_factor(step, self.settings)
+
+    def compute_loss(self) -> torch.Tensor:
+        """The mean loss of one training batch, with grad, in the training precision and
+        through the compiled module when ``compile`` is set."""
+        with precision_context(self.settings.precision, self.device):
+            return self.forward.run(self.task.train_loss)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Gradients of ``loss`` (scaled for fp16; averaged over ranks when data-parallel)."""
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+        average_gradients(self.module)
+
+    def optimizer_step(self) -> None:
+        """Clip the gradient norm (``grad_clip``) and step the optimiser and the schedule."""
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        if self.settings.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.settings.grad_clip)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         else:
-            restored, which = last_good, "the initial weights (no evaluation was sane)"
-        warnings.warn(
-            f"training diverged at step {start_step + step} (loss or weights non-finite, or "
-            "the loss far above the untrained loss); "
-            f"restored {which}. Try a smaller learning_rate or set grad_clip.",
-            TrainingDivergedWarning,
-            stacklevel=3,
+            self.optimizer.step()
+        self.scheduler.step()
+
+    def train_step(self) -> torch.Tensor:
+        """One optimiser step; returns the batch loss (detached, on the device, unread)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.compute_loss()
+        self.backward(loss)
+        self.optimizer_step()
+        return loss.detach()
+
+    def is_eval_step(self, step: int) -> bool:
+        """Evaluate every ``interval`` steps and at the last step."""
+        return step % self.interval == 0 or step == self.settings.max_steps
+
+    def validation_loss(self) -> float | None:
+        """The task's validation loss (the module is in eval mode; fp32 NLL of logits
+        computed in the training precision)."""
+        with precision_context(self.settings.precision, self.device):
+            return self.task.eval_loss(self.module)
+
+    def evaluate(self) -> dict | None:
+        """Validation and mean training loss since the last evaluation; keeps the best weights.
+
+        Returns the evaluation record (``step``, ``train_loss``, ``val_loss``, ``lr``,
+        ``improved``), also appended to the history, or None when the weights or losses are
+        not sane (divergence).
+        """
+        self.module.eval()
+        val_loss = self.validation_loss()
+        train_loss = average_loss(self._loss_sum) / self._loss_count
+        self._loss_sum, self._loss_count = None, 0
+        if self.reference is None:
+            self.reference = average_loss(self._first_loss)
+        watched = val_loss if val_loss is not None else train_loss
+        state = snapshot(self.module)
+        sane = train_loss <= _SANE_FACTOR * self.reference + 1.0  # False for NaN
+        if not (math.isfinite(watched) and sane and is_finite_state(state)):
+            return None
+        step = self.start_step + self.step
+        self.last_good, self.last_good_step = state, step
+        improved = watched < self.best_loss
+        if improved:
+            self.best_loss, self.best_step, self.best_state = watched, step, state
+        record = {
+            "step": step,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "lr": self.optimizer.param_groups[0]["lr"],
+        }
+        for key, value in record.items():
+            self.history[key].append(value)
+        return {**record, "improved": improved}
+
+    def check_divergence(self) -> bool:
+        """Between evaluations: True when a loss since the last evaluation was not finite
+        (one host read of the running sum)."""
+        return self._loss_sum is not None and not math.isfinite(average_loss(self._loss_sum))
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the loop to stop after the current step (callbacks call this)."""
+        self.stop_reason = reason
+
+    def should_stop(self) -> bool:
+        """True when training should stop after the current step (a stop was requested)."""
+        return self.stop_reason is not None
+
+    def restore_best(self) -> None:
+        """Load the weights to keep: after divergence the best (with validation) or last sane
+        weights, or the initial ones, with a warning saying which; otherwise the best weights
+        when there is validation data (the last weights are kept without)."""
+        has_validation = bool(self.history["val_loss"]) and self.history["val_loss"][-1] is not None
+        if self.stop_reason == "diverged":
+            if has_validation and self.best_state is not None:
+                restored, which = self.best_state, f"the best weights (step {self.best_step})"
+            elif self.last_good_step is not None:
+                restored = self.last_good
+                which = f"the last sane weights (step {self.last_good_step})"
+            else:
+                restored, which = self.last_good, "the initial weights (no evaluation was sane)"
+            warnings.warn(
+                f"training diverged at step {self.start_step + self.step} (loss or weights "
+                "non-finite, or the loss far above the untrained loss); "
+                f"restored {which}. Try a smaller learning_rate or set grad_clip.",
+                TrainingDivergedWarning,
+                stacklevel=4,
+            )
+            self.module.load_state_dict(restored)
+        elif has_validation and self.best_state is not None:
+            self.module.load_state_dict(self.best_state)
+        elif self.stop_reason == "interrupted" and not is_finite_state(self.module.state_dict()):
+            self.module.load_state_dict(self.last_good)
+
+    # ----------------------------------------------------------------------------- the loop
+    def setup(self) -> None:
+        """Create the optimiser, the schedule, the fp16 gradient scaler and the compiled
+        forward; remember the initial weights."""
+        self.device = module_device(self.module)
+        self.scaler = grad_scaler(self.settings.precision, self.device)
+        self.forward = compiled(self.module, self.settings.compile)
+        self.optimizer = self.make_optimizer()
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.lr_factor)
+        self.last_good = snapshot(self.module)
+
+    def _record_loss(self, loss: torch.Tensor) -> None:
+        loss = loss.float()
+        if self._first_loss is None:
+            self._first_loss = loss
+        self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
+        self._loss_count += 1
+
+    def _run_steps(self) -> None:
+        self.module.train()
+        for step in range(1, self.settings.max_steps + 1):
+            self.step = step
+            loss = self.train_step()
+            self.completed = step
+            self._record_loss(loss)
+            for callback in self.callbacks:
+                callback.on_step_end(self, step, loss)
+            if self.is_eval_step(step):
+                record = self.evaluate()
+                if record is None:
+                    self.stop_reason = "diverged"
+                    return
+                for callback in self.callbacks:
+                    callback.on_evaluation(self, record)
+                self.module.train()
+            elif step % self.check_every == 0 and self.check_divergence():
+                self.stop_reason = "diverged"
+                return
+            if self.should_stop():
+                return
+
+    def fit(self) -> TrainResult:
+        """Run the loop; returns the history, the step count, why it stopped and the best
+        step."""
+        self.setup()
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        try:
+            self._run_steps()
+        except KeyboardInterrupt:
+            if self.completed == 0 and self.start_step == 0:
+                raise KeyboardInterrupt(
+                    "fit interrupted before the first training step; the model is not fitted"
+                ) from None
+            self.stop_reason = "interrupted"
+            warnings.warn(
+                f"training interrupted at step {self.start_step + self.step}; keeping the best "
+                "weights so far",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        finally:
+            self.module.eval()
+            for callback in self.callbacks:
+                callback.on_train_end(self)
+        self.stop_reason = self.stop_reason or "max_steps"
+        self.restore_best()
+        return TrainResult(
+            self.history, self.start_step + self.step, self.stop_reason, self.best_step
         )
-        module.load_state_dict(restored)
-    elif has_validation and best_state is not None:
-        module.load_state_dict(best_state)
-    elif stop_reason == "interrupted" and not _is_finite(module.state_dict()):
-        module.load_state_dict(last_good)
-    return TrainResult(history, start_step + step, stop_reason, best_step)

@@ -55,9 +55,12 @@ def seed_from(random_state: object, name: str = "random_state") -> int:
     )
 
 
-def make_generator(random_state: object, name: str = "random_state") -> torch.Generator:
-    """A CPU ``torch.Generator`` seeded from ``random_state`` (see :func:`seed_from`)."""
-    return torch.Generator().manual_seed(seed_from(random_state, name))
+def make_generator(
+    random_state: object, name: str = "random_state", device: torch.device | str = "cpu"
+) -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded from ``random_state`` (see
+    :func:`seed_from`)."""
+    return torch.Generator(device=device).manual_seed(seed_from(random_state, name))
 
 
 def _available(device: torch.device) -> str | None:

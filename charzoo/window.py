@@ -101,11 +101,12 @@ class WindowDecoder:
         return self.module(self.context)
 
     def advance(self, tokens: torch.Tensor) -> torch.Tensor:
+        tokens = tokens.to(self.context.device)  # tokens may come from the host
         self.context = torch.cat([self.context[:, 1:], tokens[:, None]], dim=1)
         return self.module(self.context)
 
     def select(self, index: torch.Tensor) -> None:
-        self.context = self.context[index]
+        self.context = self.context[index.to(self.context.device)]
 
 
 class WindowTask:
@@ -123,15 +124,18 @@ class WindowTask:
         generator: torch.Generator,
     ) -> None:
         self.train, self.val = train, val
+        self.data: WindowData | None = None  # the training windows on the module's device
         self.batch_size = batch_size
         self.generator = generator
 
     def train_loss(self, module: torch.nn.Module) -> torch.Tensor:
+        device = module_device(module)
+        if self.data is None or self.data.targets.device != device:
+            self.data = self.train.to(device)  # once per fit (a no-op on the CPU)
         index = torch.randint(len(self.train), (self.batch_size,), generator=self.generator)
         index = shard(index)  # this rank's part of the global batch when data-parallel
-        x, y = self.train.batch(index)
-        device = module_device(module)
-        return F.cross_entropy(module(x.to(device)), y.to(device))
+        x, y = self.data.batch(index.to(device, non_blocking=True))  # gathered there
+        return F.cross_entropy(module(x), y)
 
     def eval_loss(self, module: torch.nn.Module) -> float | None:
         if self.val is None or len(self.val) == 0:

@@ -30,7 +30,7 @@ __all__ = [
 # parameters every model has, documented once in the user guide rather than per model
 COMMON = {"mode", "handle_unknown", "device", "verbose", "random_state", "callbacks"}
 # run settings that say nothing about the model itself
-NOT_HYPER = COMMON | {"eval_interval", "warm_start", "n_iter_no_change"}
+NOT_HYPER = COMMON | {"eval_interval", "warm_start", "n_iter_no_change", "precision", "compile"}
 
 
 def load_results(results_dir: Path) -> list[dict]:

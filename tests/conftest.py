@@ -1,11 +1,23 @@
-"""Shared fixtures: small slices of the bundled real corpora, tiny model settings."""
+"""Shared fixtures: small slices of the bundled real corpora, tiny model settings.
+
+``CHARZOO_TEST_DEVICE`` picks the device the test models use: ``cpu`` (the default, also on a
+machine with a GPU, which is then hidden from torch so that ``device="auto"`` stays on the
+CPU) or e.g. ``cuda`` (models built with the default ``device="auto"`` and with :data:`TINY`
+go there). When that device is missing, every test is skipped with a message saying so.
+"""
 
 from __future__ import annotations
 
-import pytest
-import torch
+import os
 
-from charzoo.datasets import load_names, load_shakespeare, train_val_test_split
+DEVICE = os.environ.get("CHARZOO_TEST_DEVICE", "cpu").strip() or "cpu"
+if DEVICE == "cpu":  # before torch initialises CUDA: "auto" must mean the CPU
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from charzoo.datasets import load_names, load_shakespeare, train_val_test_split  # noqa: E402
 
 # Tiny test models gain nothing from intra-op threads; one thread avoids oversubscribing the
 # two cores when tests run beside other work.
@@ -31,5 +43,37 @@ def shakespeare_text():
     return load_shakespeare()[:20000]
 
 
-# keyword arguments that make any neural model train in well under a second
+def _device_problem() -> str | None:
+    """Why the requested test device cannot be used, or None."""
+    from charzoo.utils import check_device
+
+    try:
+        check_device(DEVICE, name="CHARZOO_TEST_DEVICE")
+    except (ValueError, TypeError, RuntimeError) as exc:
+        return f"{exc} (unset CHARZOO_TEST_DEVICE to test on the CPU)"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    problem = _device_problem() if DEVICE != "cpu" else None
+    if problem:
+        skip = pytest.mark.skip(reason=problem)
+        for item in items:
+            item.add_marker(skip)
+
+
+def pytest_report_header(config):
+    return f"charzoo test device: {DEVICE} (set CHARZOO_TEST_DEVICE to change)"
+
+
+@pytest.fixture(scope="session")
+def device() -> torch.device:
+    """The device test models run on (``CHARZOO_TEST_DEVICE``, default the CPU)."""
+    return torch.device(DEVICE)
+
+
+# keyword arguments that make any neural model train in well under a second (on the test
+# device when one is requested)
 TINY = {"max_steps": 60, "batch_size": 32, "random_state": 0}
+if DEVICE != "cpu":
+    TINY["device"] = DEVICE

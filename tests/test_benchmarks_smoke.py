@@ -58,4 +58,3 @@ def test_run_all_lists_quality_runs():
     )
     assert proc.returncode == 0, proc.stderr
     assert "window_models.py" in proc.stdout and "sequence_models.py" in proc.stdout
-

@@ -73,13 +73,14 @@ def test_start_context_is_one_state(names_kn):
     for k in range(3, names_kn.order + 1):
         context_keys = module.level(k)[2]  # (k - 1)-character contexts, oldest first
         assert not bool((context_keys < vocab ** (k - 3)).any())
-    start = torch.zeros(1, names_kn.order - 1, dtype=torch.long)
-    probs = module(start).exp()[0]
+    start = torch.zeros(1, names_kn.order - 1, dtype=torch.long, device=names_kn.device_)
+    probs = module(start).exp()[0].cpu()
     torch.testing.assert_close(probs.sum(), torch.tensor(1.0), atol=1e-5, rtol=0)
     e = names_kn.tokenizer_.chars.index("e") + 1
     after_e = start.clone()
     after_e[0, -1] = e
-    torch.testing.assert_close(module(after_e).exp().sum(), torch.tensor(1.0), atol=1e-5, rtol=0)
+    total = module(after_e).exp().sum().cpu()
+    torch.testing.assert_close(total, torch.tensor(1.0), atol=1e-5, rtol=0)
     # P(e | <s>) equals the first factor of score_samples(["e"])
     first = names_kn.score_samples(["e"])[0] - float(module(after_e)[0, 0])
     assert first == pytest.approx(float(probs[e].log()), abs=1e-5)
@@ -204,10 +205,11 @@ def test_ngram_distributions_are_normalised(smoothing, order, prune, small_names
     contexts = torch.randint(0, vocab, (500, width), generator=gen)
     contexts[:100, : width // 2] = 0  # start contexts: boundary ids then characters
     contexts[100] = 0
+    contexts = contexts.to(model.device_)
     log_probs = model.module_(contexts)
-    torch.testing.assert_close(log_probs.exp().sum(1), torch.ones(500), atol=1e-5, rtol=0)
+    torch.testing.assert_close(log_probs.exp().sum(1).cpu(), torch.ones(500), atol=1e-5, rtol=0)
     # scoring's shortcut (the target's probability alone) agrees with the full table
-    targets = torch.randint(0, vocab, (500,), generator=gen)
+    targets = torch.randint(0, vocab, (500,), generator=gen).to(model.device_)
     torch.testing.assert_close(
         model.module_.target_log_prob(contexts, targets),
         log_probs.gather(1, targets[:, None]).squeeze(1),

@@ -61,7 +61,7 @@ def test_plot_embeddings_labels_every_character_with_pca(fitted, tmp_path):
     assert labels == ["."] + fitted.tokenizer_.chars
     assert "PC 1" in ax.get_xlabel()
     # the plotted points are the PCA projection of the embedding matrix
-    weights = fitted.module_.embedding.weight.detach().double().numpy()
+    weights = fitted.module_.embedding.weight.detach().double().cpu().numpy()
     from sklearn.decomposition import PCA
 
     expected = PCA(n_components=2).fit_transform(weights)
@@ -73,7 +73,7 @@ def test_plot_embeddings_2d_uses_raw_coordinates(small_names):
     train, _ = small_names
     model = CharMLP(n_embd=2, max_steps=5, random_state=0).fit(train[:200])
     ax = plot_embeddings(model).axes[0]
-    weights = model.module_.embedding.weight.detach().double().numpy()
+    weights = model.module_.embedding.weight.detach().double().cpu().numpy()
     np.testing.assert_allclose(np.array([t.xy for t in ax.texts]), weights)
     import matplotlib.pyplot as plt
 

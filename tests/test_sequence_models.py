@@ -114,6 +114,7 @@ def test_adjacent_windows_carry_state(shakespeare_text):
     first_x, _ = task._adjacent_windows()
     task.train_loss(model.module_)
     second_x, _ = task._adjacent_windows()
+    first_x, second_x = first_x.cpu(), second_x.cpu()
     inputs = torch.roll(corpus.targets.long(), 1)
     inputs[0] = 0  # the boundary id before the stream
     width = task.rows[1]
@@ -128,8 +129,11 @@ def test_stream_score_carries_state_over_the_whole_text(shakespeare_text):
     model = CharGRU(**_stream_params(CharGRU)).fit([shakespeare_text])
     corpus = model._encode([shakespeare_text[:2500]])
     ids = torch.cat([torch.zeros(1, dtype=torch.long), corpus.targets[:-1]])
-    logits, _ = model.module_(ids[None])
-    expected = torch.nn.functional.cross_entropy(logits[0], corpus.targets, reduction="none")
+    with torch.no_grad():
+        logits, _ = model.module_(ids[None].to(model.device_))
+    expected = torch.nn.functional.cross_entropy(
+        logits[0].cpu(), corpus.targets.long(), reduction="none"
+    )
     import charzoo.sequence as seq
 
     old, seq._SCORE_CHUNK = seq._SCORE_CHUNK, 100  # force many chunks with carried state
@@ -146,8 +150,9 @@ def test_transformer_windows_on_long_text(shakespeare_text):
     got = sequence_nll(model.module_, corpus)
     ids = torch.cat([torch.zeros(1, dtype=torch.long), corpus.targets[:-1]])
     with torch.no_grad():
-        first, _ = model.module_(ids[None, :16])
-        later, _ = model.module_(ids[None, 8:24])  # second window, stride block // 2
+        first, _ = model.module_(ids[None, :16].to(model.device_))
+        later, _ = model.module_(ids[None, 8:24].to(model.device_))  # stride block // 2
+    first, later = first.cpu(), later.cpu()
     ce = torch.nn.functional.cross_entropy
     assert torch.allclose(got[:16], ce(first[0], corpus.targets[:16], reduction="none"), atol=1e-5)
     assert torch.allclose(
@@ -164,7 +169,7 @@ def test_incremental_decoder_matches_full_recompute(cls, shakespeare_text):
         a, b = fast.start(prefix, 3), slow.start(prefix, 3)
         assert torch.allclose(a, b, atol=1e-5)
         for step in range(9):  # stays inside the Transformer's block (6 + 9 < 16)
-            tokens = torch.tensor([1 + step, 2 + step, 3])
+            tokens = torch.tensor([1 + step, 2 + step, 3], device=model.device_)
             assert torch.allclose(fast.advance(tokens), slow.advance(tokens), atol=1e-5)
 
 

@@ -115,7 +115,8 @@ def test_scoring_repeated_windows_once_matches_every_window(make, small_names, m
     data = model._window_data(model._encode(test))
     x, y = data.batch(torch.arange(len(data)))
     with torch.no_grad():
-        expected = torch.nn.functional.cross_entropy(model.module_(x), y, reduction="none")
+        logits = model.module_(x.to(model.device_)).cpu()
+        expected = torch.nn.functional.cross_entropy(logits, y, reduction="none")
     assert len(torch.unique(torch.cat([x, y[:, None]], 1), dim=0)) < 0.9 * len(x)  # repeats
     monkeypatch.setattr(window, "_DISTINCT_CHUNK", 1000)
     monkeypatch.setattr(window, "_SCORE_CHUNK", 64)

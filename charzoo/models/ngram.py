@@ -233,7 +233,7 @@ class CharNGram(WindowLM):
                     ctx_keys += [keys[select] for keys in previous]
                 if order > packed:  # ranks of the longer contexts
                     window = flat[start - (order - 1) : stop - 1].astype(np.int64)
-                    levels = [module.level(j)[0].numpy() for j in range(1, order)]
+                    levels = [module.level(j)[0].cpu().numpy() for j in range(1, order)]
                     ranks = context_ranks(window[None, :], vocab, packed, order - 1, levels)
                     for k in range(packed + 1, order + 1):
                         ctx_keys.append(ranks[k - 1][0, order - 2 :][select])

@@ -1,0 +1,135 @@
+"""Optional behaviour of the training loop, as callbacks (the shape skorch gives its callbacks).
+
+A :class:`Callback` is told when training begins and ends, after every optimiser step and
+after every evaluation; it may ask the :class:`~charzoo.training.Trainer` to stop with
+:meth:`~charzoo.training.Trainer.request_stop`. The trainer itself keeps only what every fit
+needs (the optimiser step, evaluation, best weights, divergence checks, Ctrl-C); the progress
+bar, early stopping and the estimator's ``callbacks`` parameter are callbacks.
+
+A callback that needs the loss of every step should keep the tensor it is given and read it
+later (``float(loss)`` forces the device to finish its queued work, a host round-trip per step
+on a GPU).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import torch
+from tqdm.auto import tqdm
+
+from charzoo.distributed import is_main_process
+from charzoo.utils import show_progress
+
+if TYPE_CHECKING:  # pragma: no cover
+    from charzoo.training import Trainer
+
+__all__ = ["Callback", "EarlyStopping", "EstimatorCallback", "ProgressBar", "fit_callbacks"]
+
+
+class Callback:
+    """Base class of training callbacks; every hook does nothing by default."""
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        """Called once before the first step."""
+
+    def on_step_end(self, trainer: Trainer, step: int, loss: torch.Tensor) -> None:
+        """Called after optimiser step ``step`` (1-based within this fit) with its loss, a
+        detached scalar tensor on the training device."""
+
+    def on_evaluation(self, trainer: Trainer, record: dict) -> None:
+        """Called after each evaluation with its record: ``step``, ``train_loss``,
+        ``val_loss``, ``lr`` and ``improved``."""
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        """Called once when training stops for any reason (also after Ctrl-C or divergence)."""
+
+
+class ProgressBar(Callback):
+    """A tqdm bar of optimiser steps showing the losses of the last evaluation.
+
+    Parameters
+    ----------
+    verbose : bool, int or "auto"
+        As the estimators' ``verbose``; the bar is shown on the main process only.
+    """
+
+    def __init__(self, verbose: bool | int | str = "auto") -> None:
+        self.verbose = verbose
+        self.bar: tqdm | None = None
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.bar = tqdm(
+            total=trainer.settings.max_steps,
+            disable=not (show_progress(self.verbose) and is_main_process()),
+            unit="step",
+            leave=False,
+        )
+
+    def on_step_end(self, trainer: Trainer, step: int, loss: torch.Tensor) -> None:
+        self.bar.update(1)
+
+    def on_evaluation(self, trainer: Trainer, record: dict) -> None:
+        self.bar.set_postfix(
+            {k: f"{v:.4f}" for k, v in record.items() if k.endswith("loss") and v is not None}
+        )
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class EarlyStopping(Callback):
+    """Stop after ``patience`` evaluations in a row without a better watched loss.
+
+    Parameters
+    ----------
+    patience : int
+        Evaluations without improvement tolerated (the estimators' ``n_iter_no_change``).
+    """
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.misses = 0
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.misses = 0
+
+    def on_evaluation(self, trainer: Trainer, record: dict) -> None:
+        self.misses = 0 if record["improved"] else self.misses + 1
+        if self.misses >= self.patience:
+            trainer.request_stop("early_stopping")
+
+
+class EstimatorCallback(Callback):
+    """Calls ``function(estimator, record)`` after each evaluation (the estimators'
+    ``callbacks`` parameter accepts such plain functions).
+
+    Parameters
+    ----------
+    function : callable
+        Called as ``function(estimator, record)``.
+    estimator : object
+        Passed as the first argument.
+    """
+
+    def __init__(self, function: Callable[[object, dict], object], estimator: object) -> None:
+        self.function, self.estimator = function, estimator
+
+    def on_evaluation(self, trainer: Trainer, record: dict) -> None:
+        self.function(self.estimator, record)
+
+
+def fit_callbacks(estimator: object) -> list[Callback]:
+    """The callbacks of a neural model's fit: a progress bar (``verbose``), early stopping
+    (``n_iter_no_change``), then the ``callbacks`` parameter in order (plain functions wrapped
+    in :class:`EstimatorCallback`)."""
+    callbacks: list[Callback] = [ProgressBar(estimator.verbose)]
+    if estimator.n_iter_no_change:
+        callbacks.append(EarlyStopping(estimator.n_iter_no_change))
+    for callback in estimator.callbacks or []:
+        if not isinstance(callback, Callback):
+            callback = EstimatorCallback(callback, estimator)
+        callbacks.append(callback)
+    return callbacks

@@ -1,0 +1,250 @@
+"""The Trainer: schedules, best weights, divergence, early stopping, callbacks, subclassing."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from charzoo.callbacks import Callback, EarlyStopping
+from charzoo.training import (
+    Trainer,
+    TrainingDivergedWarning,
+    TrainSettings,
+    default_eval_interval,
+    lr_factor,
+)
+
+
+class Quadratic:
+    """Loss (w - 3)^2 of a one-weight module; validation losses are scripted per evaluation."""
+
+    def __init__(self, val_losses=None, blow_up_at=None):
+        self.val_losses = list(val_losses) if val_losses is not None else None
+        self.blow_up_at = blow_up_at
+        self.calls = 0
+
+    def train_loss(self, module):
+        self.calls += 1
+        loss = ((module.weight - 3.0) ** 2).sum()
+        if self.blow_up_at is not None and self.calls >= self.blow_up_at:
+            loss = loss * float("nan")
+        return loss
+
+    def eval_loss(self, module):
+        if self.val_losses is None:
+            return None
+        return self.val_losses.pop(0)
+
+
+def _module():
+    module = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        module.weight.fill_(0.0)
+    return module
+
+
+def _settings(**kw):
+    base = {"learning_rate": 0.1, "max_steps": 40, "lr_schedule": "constant", "eval_interval": 10}
+    return TrainSettings(**{**base, **kw})
+
+
+@pytest.mark.parametrize(
+    ("schedule", "warmup", "expected"),
+    [
+        ("constant", 0, {0: 1.0, 50: 1.0, 99: 1.0}),
+        ("step", 0, {0: 1.0, 74: 1.0, 75: 0.1, 99: 0.1}),
+        ("cosine", 0, {0: 1.0, 50: 0.55, 100: 0.1}),
+        ("cosine", 10, {0: 0.1, 4: 0.5, 9: 1.0, 10: 1.0, 55: 0.55, 100: 0.1}),
+        ("constant", 4, {0: 0.25, 1: 0.5, 3: 1.0, 4: 1.0}),
+    ],
+)
+def test_lr_schedule_values(schedule, warmup, expected):
+    settings = TrainSettings(max_steps=100, lr_schedule=schedule, warmup_steps=warmup)
+    for step, factor in expected.items():
+        assert lr_factor(step, settings) == pytest.approx(factor), (schedule, step)
+
+
+def test_the_optimizer_follows_the_schedule():
+    lrs = []
+
+    class Watch(Callback):
+        def on_step_end(self, trainer, step, loss):
+            lrs.append(trainer.optimizer.param_groups[0]["lr"])
+
+    settings = _settings(max_steps=8, lr_schedule="step", warmup_steps=2)
+    Trainer(_module(), Quadratic(), settings, callbacks=[Watch()]).fit()
+    # the rate in force after step s is the factor of step s (0-based: the next step's)
+    assert lrs == pytest.approx([0.1 * lr_factor(s, settings) for s in range(1, 9)])
+
+
+def test_eval_interval_rule_and_history_format():
+    assert default_eval_interval(10) == 10
+    assert default_eval_interval(1000) == 50
+    assert default_eval_interval(100_000) == 500
+    result = Trainer(_module(), Quadratic(), _settings(max_steps=25, eval_interval=10)).fit()
+    assert result.history["step"] == [10, 20, 25]  # the last step is always evaluated
+    assert set(result.history) == {"step", "train_loss", "val_loss", "lr"}
+    assert result.history["val_loss"] == [None, None, None]
+    assert result.history["train_loss"][0] > result.history["train_loss"][-1]
+    assert result.stop_reason == "max_steps" and result.n_steps == 25
+
+
+class Remember(Callback):
+    def __init__(self):
+        self.weights = []
+
+    def on_evaluation(self, trainer, record):
+        self.weights.append(trainer.module.weight.item())
+
+
+def test_best_weights_are_restored():
+    module = _module()
+    remember = Remember()
+    weights = remember.weights
+
+    task = Quadratic(val_losses=[5.0, 1.0, 2.0, 3.0])
+    result = Trainer(module, task, _settings(), callbacks=[remember]).fit()
+    assert result.best_step == 20
+    assert module.weight.item() == pytest.approx(weights[1])  # not the last weights
+    assert module.weight.item() != pytest.approx(weights[-1])
+
+
+def test_without_validation_the_last_weights_stay():
+    module, remember = _module(), Remember()
+    result = Trainer(module, Quadratic(), _settings(), callbacks=[remember]).fit()
+    assert result.best_step is not None  # tracked on the training loss, but not restored
+    assert module.weight.item() == remember.weights[-1]
+
+
+def test_divergence_restores_the_last_sane_weights():
+    module = _module()
+    task = Quadratic(blow_up_at=15)  # step 15 onwards: NaN losses (and NaN weights)
+    with pytest.warns(TrainingDivergedWarning, match=r"restored the last sane weights \(step 10\)"):
+        result = Trainer(module, task, _settings()).fit()
+    assert result.stop_reason == "diverged"
+    assert result.n_steps < 40  # caught between evaluations, not at the end
+    assert math.isfinite(module.weight.item())
+
+
+def test_divergence_before_any_evaluation_restores_the_initial_weights():
+    module = _module()
+    with pytest.warns(TrainingDivergedWarning, match="initial weights"):
+        Trainer(module, Quadratic(blow_up_at=1), _settings()).fit()
+    assert module.weight.item() == 0.0
+
+
+def test_early_stopping_callback():
+    task = Quadratic(val_losses=[1.0, 2.0, 3.0, 0.5])
+    callbacks = [EarlyStopping(patience=2)]
+    result = Trainer(_module(), task, _settings(), callbacks=callbacks).fit()
+    assert result.stop_reason == "early_stopping" and result.n_steps == 30
+    assert result.best_step == 10
+
+
+def test_custom_callback_sees_every_step_and_can_stop():
+    events = []
+
+    class StopAtSeven(Callback):
+        def on_train_begin(self, trainer):
+            events.append("begin")
+
+        def on_step_end(self, trainer, step, loss):
+            assert loss.requires_grad is False and loss.dim() == 0
+            events.append(step)
+            if step == 7:
+                trainer.request_stop("enough")
+
+        def on_train_end(self, trainer):
+            events.append("end")
+
+    result = Trainer(_module(), Quadratic(), _settings(), callbacks=[StopAtSeven()]).fit()
+    assert events == ["begin", 1, 2, 3, 4, 5, 6, 7, "end"]
+    assert result.stop_reason == "enough" and result.n_steps == 7
+
+
+def test_a_subclass_can_replace_a_step():
+    class SignSGD(Trainer):
+        """Plain sign-SGD instead of AdamW with the schedule: a different optimiser step."""
+
+        def optimizer_step(self):
+            with torch.no_grad():
+                for p in self.module.parameters():
+                    p -= 0.25 * p.grad.sign()
+
+    module = _module()
+    SignSGD(module, Quadratic(), _settings(max_steps=4)).fit()
+    assert module.weight.item() == pytest.approx(1.0)  # 4 steps of 0.25 towards 3
+
+
+def test_ctrl_c_semantics():
+    class Interrupt(Quadratic):
+        def __init__(self, at):
+            super().__init__()
+            self.at = at
+
+        def train_loss(self, module):
+            if self.calls + 1 >= self.at:
+                raise KeyboardInterrupt
+            return super().train_loss(module)
+
+    with pytest.raises(KeyboardInterrupt, match="before the first training step"):
+        Trainer(_module(), Interrupt(at=1), _settings()).fit()
+    with pytest.warns(RuntimeWarning, match="interrupted at step 12"):
+        result = Trainer(_module(), Interrupt(at=12), _settings()).fit()
+    assert result.stop_reason == "interrupted" and result.n_steps == 12
+    # a warm start has something to keep even before its first step
+    with pytest.warns(RuntimeWarning, match="interrupted at step 41"):
+        Trainer(_module(), Interrupt(at=1), _settings(), start_step=40).fit()
+
+
+_READS = ("item", "__bool__", "__float__", "__int__", "__index__", "tolist")
+
+
+def _count_reads(monkeypatch, fit):
+    """Calls that read a tensor's value into Python during ``fit()`` (each one waits for the
+    device on a GPU). Host-side bookkeeping of the CPU generator's draws is done in numpy,
+    so on the CPU these calls are exactly the reads a GPU run would synchronise on."""
+    counts = {"n": 0}
+    for name in _READS:
+        original = getattr(torch.Tensor, name)
+
+        def counting(self, *args, _original=original, **kwargs):
+            counts["n"] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    fit()
+    monkeypatch.undo()
+    return counts["n"]
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "stream"),
+    [
+        ("mlp", {}, False),
+        ("gru", {"n_embd": 8, "n_hidden": 16}, False),
+        ("transformer", {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16}, False),
+        ("gru", {"n_embd": 8, "n_hidden": 16, "seq_length": 16}, True),
+    ],
+)
+def test_host_reads_scale_with_evaluations_not_steps(
+    monkeypatch, name, params, stream, small_names, shakespeare_text
+):
+    import charzoo
+
+    texts = [shakespeare_text] if stream else small_names[0][:500]
+
+    def reads(steps, interval):
+        model = charzoo.create_model(
+            name, max_steps=steps, eval_interval=interval, batch_size=8, random_state=0, **params
+        )
+        return _count_reads(monkeypatch, lambda: model.fit(texts))
+
+    one_eval_short, one_eval_long = reads(40, 40), reads(200, 200)
+    # the same single evaluation: 5x the steps, the same reads (setup, evaluation, 3 checks)
+    assert one_eval_long == one_eval_short
+    assert one_eval_long < 200 // 4
+    # more evaluations: more reads, a bounded number for each
+    assert one_eval_short < reads(200, 40) <= 5 * one_eval_short
