@@ -121,13 +121,14 @@ class EstimatorCallback(Callback):
         self.function(self.estimator, record)
 
 
-def fit_callbacks(estimator: object) -> list[Callback]:
+def fit_callbacks(estimator: object, patience: int | None) -> list[Callback]:
     """The callbacks of a neural model's fit: a progress bar (``verbose``), early stopping
-    (``n_iter_no_change``), then the ``callbacks`` parameter in order (plain functions wrapped
-    in :class:`EstimatorCallback`)."""
+    after ``patience`` evaluations without improvement (the resolved ``n_iter_no_change``),
+    then the ``callbacks`` parameter in order (plain functions wrapped in
+    :class:`EstimatorCallback`)."""
     callbacks: list[Callback] = [ProgressBar(estimator.verbose)]
-    if estimator.n_iter_no_change:
-        callbacks.append(EarlyStopping(estimator.n_iter_no_change))
+    if patience:
+        callbacks.append(EarlyStopping(patience))
     for callback in estimator.callbacks or []:
         if not isinstance(callback, Callback):
             callback = EstimatorCallback(callback, estimator)

@@ -1,27 +1,25 @@
 """Training hyperparameters and the fit step shared by every neural model.
 
-Before a fresh fit allocates anything, :meth:`NeuralMixin._check_size` builds the module on
-PyTorch's ``"meta"`` device (shapes, no data) and runs one training batch through it there, to
-estimate the memory the fit needs: 4 x the parameter bytes (weights, gradients and AdamW's two
-moments) plus the bytes of every tensor one training batch's forward pass creates (an upper
-bound of the activations kept for the backward pass) and of the batch's id tensors. A module
-that cannot run on the meta device is measured on a real two-row batch instead, scaled to
-``batch_size`` rows. A fit whose estimate exceeds the memory available on its device, or
-whose module has more than :data:`MAX_MODULES` submodules or parameter tensors, is refused with
-a ``ValueError`` (:class:`ModelTooLargeError`) giving the figure. Every neural model, plugins
-included, gets this check.
+Before a fresh fit allocates anything, :meth:`NeuralMixin._check_size` estimates the memory
+the fit needs and refuses one that would not fit (see :mod:`charzoo.fit_memory`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from numbers import Integral
 
 import torch
 
 from charzoo.callbacks import Callback, fit_callbacks
 from charzoo.data import Corpus, split_corpus
+from charzoo.fit_memory import (
+    MAX_MODULES,
+    ModelTooLargeError,
+    activation_bytes,
+    estimate_fit_memory,
+    format_bytes,
+)
 from charzoo.params import (
     Fraction,
     NonNegativeFloat,
@@ -31,117 +29,22 @@ from charzoo.params import (
     PositiveInt,
 )
 from charzoo.precision import PRECISIONS, PrecisionDecoder, precision_context, resolve_precision
-from charzoo.training import LR_SCHEDULES, Trainer, TrainingTask, TrainSettings
+from charzoo.training import (
+    LR_SCHEDULES,
+    MIN_EVAL_INTERVAL,
+    Trainer,
+    TrainingTask,
+    TrainSettings,
+)
 from charzoo.utils import available_memory
 
 __all__ = ["MAX_MODULES", "ModelTooLargeError", "NeuralMixin", "estimate_fit_memory"]
 
-MAX_MODULES = 10_000  # submodules (or parameter tensors) a model may have: ~800 Transformer blocks
 
-
-class ModelTooLargeError(ValueError):
-    """A model's hyperparameters ask for more memory (or modules) than charzoo allows."""
-
-
-class _Abort(Exception):
-    pass
-
-
-def _format_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1000
-    return f"{n:.1f} PB"  # pragma: no cover
-
-
-def estimate_fit_memory(
-    build: Callable[[], torch.nn.Module],
-    forward: Callable[[torch.nn.Module], object] | None,
-    budget: float,
-    max_modules: int | None = None,
-) -> tuple[int, int, int]:
-    """Parameter count, parameter bytes and activation bytes of a fit, measured on "meta".
-
-    Registration hooks count every parameter, buffer and submodule as the module is built;
-    the build stops as soon as 4 x the parameter bytes exceed ``budget`` (the activation
-    figure is then 0) or the module count exceeds ``max_modules`` (default
-    :data:`MAX_MODULES`; the activation figure is then -1), so a request for terabytes or a
-    million layers is refused without building it.
-
-    Returns
-    -------
-    n_params, param_bytes, activation_bytes : int
-        ``activation_bytes`` is None when the module cannot run on the meta device.
-    """
-    from torch.nn.modules import module as module_hooks
-
-    max_modules = MAX_MODULES if max_modules is None else max_modules
-    counts = {"params": 0, "bytes": 0, "modules": 0, "tensors": 0}
-
-    def on_parameter(module, name, param):
-        if param is not None:
-            counts["tensors"] += 1
-            if counts["tensors"] > max_modules:  # fused layers (nn.RNN) are one module
-                raise _Abort("modules")
-            counts["params"] += param.numel()
-            counts["bytes"] += param.numel() * param.element_size()
-            if 4 * counts["bytes"] > budget:
-                raise _Abort("bytes")
-        return None
-
-    def on_buffer(module, name, buffer):
-        if buffer is not None:
-            counts["bytes"] += buffer.numel() * buffer.element_size()
-        return None
-
-    def on_module(module, name, submodule):
-        counts["modules"] += 1
-        if counts["modules"] > max_modules:
-            raise _Abort("modules")
-        return None
-
-    handles = [
-        module_hooks.register_module_parameter_registration_hook(on_parameter),
-        module_hooks.register_module_buffer_registration_hook(on_buffer),
-        module_hooks.register_module_module_registration_hook(on_module),
-    ]
-    try:
-        with torch.device("meta"):
-            module = build()
-    except _Abort as exc:
-        return counts["params"], counts["bytes"], -1 if str(exc) == "modules" else 0
-    finally:
-        for handle in handles:
-            handle.remove()
-    activations = 0
-    if forward is not None:
-        try:
-            activations = _activation_bytes(module, forward)
-        except Exception:  # noqa: BLE001 - cannot run on meta (e.g. calls .item()): unknown
-            activations = None
-    return counts["params"], counts["bytes"], activations
-
-
-def _activation_bytes(module: torch.nn.Module, forward: Callable) -> int:
-    """Bytes of every non-view tensor created by ``forward(module)`` on the meta device."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-    from torch.utils._pytree import tree_flatten
-
-    class Count(TorchDispatchMode):
-        total = 0
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            out = func(*args, **(kwargs or {}))
-            if not getattr(func, "is_view", False):
-                for t in tree_flatten(out)[0]:
-                    if isinstance(t, torch.Tensor):
-                        Count.total += t.numel() * t.element_size()
-            return out
-
-    with torch.no_grad(), Count():
-        forward(module)
-    return Count.total
+# small data (an epoch shorter than MIN_EVAL_INTERVAL steps): evaluate at least every this
+# many steps, and stop after this many evaluations without improvement (n_iter_no_change)
+SMALL_DATA_EVAL_INTERVAL = 10
+SMALL_DATA_PATIENCE = 20
 
 
 class NeuralMixin:
@@ -172,14 +75,20 @@ class NeuralMixin:
         to measure validation loss; the weights with the best validation loss are kept.
         0 disables validation (the last weights are kept). Ignored when ``fit`` gets
         ``validation_texts``.
-    n_iter_no_change : int or None, default=None
-        Stop after this many evaluations without a better validation loss.
+    n_iter_no_change : int, "auto" or None, default="auto"
+        Stop after this many evaluations without a better validation loss; None never stops
+        early. ``"auto"``: no early stopping, except on *small data* (see ``eval_interval``)
+        with validation, where training stops after 20 evaluations without improvement.
     eval_interval : int or None, default=None
         Steps between evaluations (validation loss, best weights, callbacks, early stopping).
         Default: ``max_steps // 20``, but never fewer than 50 steps apart nor more than 500,
         and at most ``max_steps`` (the last step is always evaluated): an evaluation costs
         a pass over up to 32k validation characters, so evaluating every step of a short fit
-        would dominate its time.
+        would dominate its time. On *small data*, where one epoch (a pass over the training
+        texts or windows) takes fewer than 50 steps, the default is one epoch but at least 10
+        steps: a few hundred names are memorised within a few hundred steps, and the best
+        validation loss comes long before a 250-step interval would look (measured in
+        ``docs/user_guide.md``, "Small data").
     warm_start : bool, default=False
         Continue training the fitted module on the next ``fit`` instead of starting anew.
     callbacks : list of callables or Callback or None, default=None
@@ -223,7 +132,7 @@ class NeuralMixin:
         "weight_decay": [NonNegativeFloat],
         "grad_clip": [PositiveFloat, None],
         "validation_fraction": [Fraction(closed="left")],
-        "n_iter_no_change": [PositiveInt, None],
+        "n_iter_no_change": [PositiveInt, Options("auto"), None],
         "eval_interval": [PositiveInt, None],
         "warm_start": ["boolean"],
         "callbacks": [list, None],
@@ -242,7 +151,7 @@ class NeuralMixin:
         weight_decay: float = 0.01,
         grad_clip: float | None = 1.0,
         validation_fraction: float = 0.1,
-        n_iter_no_change: int | None = None,
+        n_iter_no_change: int | str | None = "auto",
         eval_interval: int | None = None,
         warm_start: bool = False,
         callbacks: list | None = None,
@@ -327,7 +236,7 @@ class NeuralMixin:
             rows = min(2, batch.shape[0])
             small = torch.zeros((rows, *batch.shape[1:]), dtype=torch.long, device=device)
             try:
-                activations = _activation_bytes(module, lambda m: self._probe_forward(m, small))
+                activations = activation_bytes(module, lambda m: self._probe_forward(m, small))
                 activations = activations * batch.shape[0] // rows
             except Exception:  # noqa: BLE001 - no figure: the ids alone are checked
                 activations = 0
@@ -353,17 +262,43 @@ class NeuralMixin:
             }
             listed = ", ".join(f"{k}={v}" for k, v in sorted(sizes.items()))
             raise ModelTooLargeError(
-                f"{name} would need about {_format_bytes(need)} of memory to train "
-                f"(at least {n_params:,} parameters: {_format_bytes(4 * param_bytes)} for "
+                f"{name} would need about {format_bytes(need)} of memory to train "
+                f"(at least {n_params:,} parameters: {format_bytes(4 * param_bytes)} for "
                 "weights, gradients and optimiser state; "
-                f"{_format_bytes((activations or 0) + ids)} for one training batch), but "
-                f"{device} has {_format_bytes(budget)} available. Reduce the size parameters "
+                f"{format_bytes((activations or 0) + ids)} for one training batch), but "
+                f"{device} has {format_bytes(budget)} available. Reduce the size parameters "
                 f"({listed})."
             )
         return activations is not None or batch is None
 
-    def _make_trainer(self, module: torch.nn.Module, task: TrainingTask, **kwargs) -> Trainer:
-        """The :class:`~charzoo.training.Trainer` of a fit (override to use a subclass)."""
+    def _steps_per_epoch(self, train: Corpus) -> float:
+        """Training steps of one pass over ``train`` (one window per target, by default)."""
+        return len(train.targets) / self.batch_size
+
+    def _evaluation_schedule(
+        self, train: Corpus, val: Corpus | None
+    ) -> tuple[int | None, int | None]:
+        """``eval_interval`` and early-stopping patience of this fit, the defaults resolved
+        (see the ``eval_interval`` and ``n_iter_no_change`` parameters)."""
+        small = self._steps_per_epoch(train) < MIN_EVAL_INTERVAL
+        interval = self.eval_interval
+        if interval is None and small:
+            epoch = math.ceil(self._steps_per_epoch(train))
+            interval = min(self.max_steps, max(SMALL_DATA_EVAL_INTERVAL, epoch))
+        patience = self.n_iter_no_change
+        if patience == "auto":
+            patience = SMALL_DATA_PATIENCE if small and val is not None else None
+        return interval, patience
+
+    def _make_trainer(
+        self,
+        module: torch.nn.Module,
+        task: TrainingTask,
+        eval_interval: int | None = None,
+        **kwargs,
+    ) -> Trainer:
+        """The :class:`~charzoo.training.Trainer` of a fit (override to use a subclass);
+        ``eval_interval`` overrides the parameter (the resolved small-data default)."""
         settings = TrainSettings(
             learning_rate=self.learning_rate,
             max_steps=self.max_steps,
@@ -371,7 +306,7 @@ class NeuralMixin:
             warmup_steps=self.warmup_steps,
             weight_decay=self.weight_decay,
             grad_clip=self.grad_clip,
-            eval_interval=self.eval_interval,
+            eval_interval=eval_interval or self.eval_interval,
             precision=resolve_precision(self.precision, self._resolve_device()),
             compile=self.compile,
         )
@@ -391,10 +326,12 @@ class NeuralMixin:
         if val is None and self.validation_fraction > 0:
             if train.mode == "stream" or train.n_texts > 1:
                 train, val = split_corpus(train, self.validation_fraction, generator)
+        interval, patience = self._evaluation_schedule(train, val)
         trainer = self._make_trainer(
             self.module_,
             self._training_task(train, val, generator),
-            callbacks=fit_callbacks(self),
+            eval_interval=interval,
+            callbacks=fit_callbacks(self, patience),
             start_step=self.n_steps_,
             history=self.history_,
         )

@@ -448,6 +448,12 @@ class NeuralSequenceLM(NeuralMixin, SequenceLM):
         """Length of the stream-mode training windows (BPTT steps)."""
         return self.block_size
 
+    def _steps_per_epoch(self, train: Corpus) -> float:
+        """One text per row in document mode; ``_train_length()`` targets per row in a stream."""
+        if train.mode == "stream":
+            return len(train.targets) / (self.batch_size * self._train_length())
+        return train.n_texts / self.batch_size
+
     def _probe_batch(self, train: Corpus) -> torch.Tensor:
         longest = int(train.lengths.max()) if train.n_texts else 1
         width = max(1, min(self._train_length(), longest))
