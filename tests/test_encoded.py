@@ -138,7 +138,7 @@ def test_encoded_corpus_errors(tmp_path, source_text):
 
 
 def test_validation_cost_is_bounded(source_text):
-    from charzoo.sequence import _EVAL_TOKENS as SEQ_BUDGET
+    from charzoo.sequence.batching import _EVAL_TOKENS as SEQ_BUDGET
     from charzoo.window import _EVAL_TOKENS as WINDOW_BUDGET
 
     big = source_text * (1 + 2 * WINDOW_BUDGET // len(source_text))

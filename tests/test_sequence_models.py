@@ -134,7 +134,7 @@ def test_stream_score_carries_state_over_the_whole_text(shakespeare_text):
     expected = torch.nn.functional.cross_entropy(
         logits[0].cpu(), corpus.targets.long(), reduction="none"
     )
-    import charzoo.sequence as seq
+    from charzoo.sequence import scoring as seq  # where the chunk size is read
 
     old, seq._SCORE_CHUNK = seq._SCORE_CHUNK, 100  # force many chunks with carried state
     try:
