@@ -1,4 +1,4 @@
-"""Mixture of zoo models against its members (issue 15).
+"""Mixture of zoo models against its members.
 
 For each corpus, :class:`~charzoo.models.mixture.CharMixture` fits its members from scratch on
 the train split with one shared tokenizer (validation texts = the val split, as in the
@@ -9,15 +9,15 @@ members; their fit time is the sum of their members' fit times).
 
 Corpora (``--corpus``):
 
-- ``names``: ``train_val_test_split(load_names(), random_state=42)``; members: 5-gram
-  Kneser-Ney, ``CharWaveNet(**ZOO_PRESET)``, ``CharLSTM()``, ``CharTransformer()`` (the
-  landed names presets, ``random_state=0``; the GRU is left out to keep the mixture within
-  15 minutes on 2 cores: it is close to the LSTM).
+- ``names``: ``train_val_test_split(load_names(), random_state=42)``; members: a 6-gram
+  (modified) Kneser-Ney model, ``CharWaveNet(**ZOO_PRESET)`` and the ``"names"`` presets of
+  ``CharGRU``, ``CharLSTM`` and ``CharTransformer`` (``random_state=0``). The n-gram order of
+  each corpus is the one with the best validation NLL among orders 4-7.
 - ``dinos``: ``train_val_test_split(load_dinos(), random_state=42)``;
 - ``russian``: the 193 Cyrillic names of ``examples/data/russian_names.txt`` (CC0, see
-  ``examples/data/SOURCES.md``), same split; both small corpora use a 5-gram, a WaveNet
-  (6,000 steps), a GRU and a Transformer (600 steps each; the best validation weights are
-  kept).
+  ``examples/data/SOURCES.md``), same split; both small corpora use an n-gram (7 and 5), a
+  WaveNet (6,000 steps), a GRU and a Transformer (600 steps each; the best validation weights
+  are kept).
 
 Results are appended to ``benchmarks/results/mixture.jsonl``; ``--table`` rewrites
 ``benchmarks/results/mixture.md`` from it. ``--smoke`` runs tiny members on a few hundred names
@@ -26,7 +26,14 @@ Results are appended to ``benchmarks/results/mixture.jsonl``; ``--table`` rewrit
     flock /tmp/charzoo-bench.lock python benchmarks/mixture.py --corpus names dinos russian
 
 ``--cache DIR`` saves the fitted members there and, on the next run, loads them instead of
-fitting (for iterating on the weights only; the recorded fit times are then the cached ones).
+fitting (for iterating on the weights only; the recorded fit times are then the cached ones,
+from ``<corpus>-fit-seconds.json``, and the records say ``"cached": true``). A cache may also be
+filled with members fitted elsewhere with the same parameters, seed and data (e.g. the saved
+models of ``benchmarks/quality_push.py``, which fits on the same split with
+``validation_texts=val``).
+
+Mixtures of subsets of the members are scored too: every subset of two or more members when
+there are at most four, otherwise every subset that leaves one member out and every pair.
 """
 
 from __future__ import annotations
@@ -58,7 +65,7 @@ DATASETS = {  # the "data" column of the docs tables
     "names": "names",
     "dinos": "dinosaurs (80/10/10, random_state=42)",
     "russian": "Russian names, Cyrillic (80/10/10, random_state=42)",
-}  # issue 15: mixture test NLL on names
+}
 
 
 def corpus(name: str) -> tuple[list[str], list[str], list[str]]:
@@ -82,13 +89,15 @@ def members(name: str) -> list[tuple[str, charzoo.CharLM]]:
         ]
     if name == "names":
         return [
-            ("ngram5", CharNGram(order=5)),
+            ("ngram6", CharNGram(order=6)),
             ("wavenet", CharWaveNet(**CharWaveNet.ZOO_PRESET, **seed)),
-            ("lstm", CharLSTM(**seed)),
-            ("transformer", CharTransformer(**seed)),
+            ("gru", CharGRU.from_preset("names", **seed)),
+            ("lstm", CharLSTM.from_preset("names", **seed)),
+            ("transformer", CharTransformer.from_preset("names", **seed)),
         ]
+    order = {"dinos": 7, "russian": 5}[name]
     return [
-        ("ngram5", CharNGram(order=5)),
+        (f"ngram{order}", CharNGram(order=order)),
         ("wavenet", CharWaveNet(**{**CharWaveNet.ZOO_PRESET, "max_steps": 6000}, **seed)),
         ("gru", CharGRU(max_steps=600, **seed)),
         ("transformer", CharTransformer(max_steps=600, **seed)),
@@ -155,9 +164,13 @@ def run(name: str, cache: Path | None) -> None:
         )
     fitted = list(mix.named_estimators_.items())
     subsets = [tuple(m for m, _ in fitted)]
-    if len(fitted) > 2:  # every subset of two or more members, largest first
-        for size in range(len(fitted) - 1, 1, -1):
-            subsets += list(itertools.combinations([m for m, _ in fitted], size))
+    names = [m for m, _ in fitted]
+    if len(fitted) > 4:  # leave-one-out subsets and pairs
+        sizes = sorted({len(fitted) - 1, 2}, reverse=True)
+    else:  # every subset of two or more members, largest first
+        sizes = range(len(fitted) - 1, 1, -1)
+    for size in sizes:
+        subsets += list(itertools.combinations(names, size))
     for subset in subsets:
         full = subset == subsets[0]
         start = time.perf_counter()
@@ -211,16 +224,18 @@ def table() -> str:
         "<!-- generated by `python benchmarks/mixture.py --table` from "
         "benchmarks/results/mixture.jsonl; do not edit -->",
         "",
-        "Command: `flock /tmp/charzoo-bench.lock python benchmarks/mixture.py --corpus names "
-        "dinos russian` (2 threads). Test NLL in nats per character (end marker included); "
+        "Command: `flock /tmp/charzoo-bench.lock python benchmarks/mixture.py --threads 1 "
+        "--corpus names dinos russian` (names: `--cache` filled with the members fitted by "
+        "`benchmarks/quality_push.py`, same parameters, seed and split; their fit times are "
+        "those runs' times). Test NLL in nats per character (end marker included); "
         "bits/char = NLL / ln 2. Mixture fit time = its members' fit times + learning the "
         "weights. The first mixture of each corpus is fitted from scratch by "
         "`CharMixture.fit`; the others re-learn weights on val from the same fitted members "
         "(`prefit=True`).",
         "",
         "| corpus | kind | name | test NLL | bits/char | val NLL | weights | beats best member "
-        "| parameters | fit s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| parameters | fit s | threads | cached |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (corpus_name, kind, name), r in latest.items():
         weights = ", ".join(f"{w:.3f}" for w in r.get("weights", [])) or "-"
@@ -230,7 +245,8 @@ def table() -> str:
         lines.append(
             f"| {corpus_name} | {kind} | {name} | {r['test_nll']:.4f} | "
             f"{r['bits_per_char']:.4f} | {r['val_nll']:.4f} | {weights} | {beats} | "
-            f"{r['n_parameters']} | {r['fit_seconds']:.1f} |"
+            f"{r['n_parameters']} | {r['fit_seconds']:.1f} | {r.get('threads', '-')} | "
+            f"{'yes' if r.get('cached') else 'no'} |"
         )
     return "\n".join(lines) + "\n"
 
