@@ -28,6 +28,7 @@ from charzoo.data import (
     fit_tokenizer,
     resolve_mode,
 )
+from charzoo.presets import PresetsMixin
 from charzoo.sampler import Decoder, check_sampling_params, sample
 from charzoo.tokenizer import CharTokenizer, normalize
 from charzoo.utils import (
@@ -46,7 +47,7 @@ __all__ = ["CharLM"]
 _GENERATE_CHUNK = 2048  # sequences sampled together; bounds memory for huge n
 
 
-class CharLM(BaseEstimator):
+class CharLM(PresetsMixin, BaseEstimator):
     """Base class of all character-level language models.
 
     Subclasses declare their own hyperparameters as keyword arguments of ``__init__`` and pass

@@ -19,7 +19,6 @@ from charzoo.tokenizer import BOUNDARY_ID, CharTokenizer, normalize
 from charzoo.utils import show_progress
 
 __all__ = [
-    "MODES",
     "Corpus",
     "WindowData",
     "check_texts",
@@ -29,7 +28,6 @@ __all__ = [
     "resolve_mode",
 ]
 
-MODES = ("auto", "document", "stream")
 
 
 def check_texts(texts: object, *, name: str = "texts", for_fit: bool = False) -> list[str]:

@@ -387,16 +387,6 @@ class SequenceLM(CharLM):
     """Base of the sequence models: a module reads ids ``(B, T)`` and returns next-id logits
     ``(B, T, V)`` and its state (see the module docstring of :mod:`charzoo.sequence`)."""
 
-    presets: dict[str, dict] = {}
-
-    @classmethod
-    def from_preset(cls, name: str, **params: object) -> SequenceLM:
-        """A model with the documented parameters of preset ``name`` (see ``cls.presets``),
-        updated with ``params``."""
-        if name not in cls.presets:
-            raise ValueError(f"{cls.__name__} has no preset {name!r}; known: {sorted(cls.presets)}")
-        return cls(**{**cls.presets[name], **params})
-
     def _token_nll(self, corpus: Corpus) -> torch.Tensor:
         self.module_.eval()
         return sequence_nll(self.module_, corpus)

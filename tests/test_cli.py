@@ -274,10 +274,10 @@ def test_fit_preset_device_threads_and_resume(tmp_path):
         assert bad.returncode == 1 and message in bad.stderr
     bad = run("fit", "ngram", "names", "-o", str(path), "--resume", str(path), check=False)
     assert "model 'ngram' cannot resume training (it has no warm_start)" in bad.stderr
-    mlp = run("fit", "mlp", "names", "-o", str(tmp_path / "z.cz"), "--preset", "zoo",
+    mlp = run("fit", "mlp", "names", "-o", str(tmp_path / "z.cz"), "--preset", "names",
               "--max-steps", "2", "-q")  # fmt: skip
     assert mlp.returncode == 0
-    assert charzoo.load(tmp_path / "z.cz").n_embd == charzoo.CharMLP.ZOO_PRESET["n_embd"]
+    assert charzoo.load(tmp_path / "z.cz").n_embd == charzoo.CharMLP.presets["names"]["n_embd"]
 
 
 def test_pretrained_models_from_the_command_line(capsys, monkeypatch):

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from charzoo import CharBigram, ModelFileError, load
-from charzoo.persistence import FORMAT_VERSION, _checksum
+from charzoo.model_file import FORMAT_VERSION, checksum
 
 
 def _resave(payload, path):
     """Write an edited payload with a valid checksum (as another charzoo would)."""
-    payload["checksum"] = _checksum(payload)
+    payload["checksum"] = checksum(payload)
     torch.save(payload, path)
 
 
@@ -170,11 +170,11 @@ def _payload(path):
 
 def _as_format_1(payload, path):
     """A file as the format-1 writer made it: the checksum covers the tensors only."""
-    from charzoo.persistence import _tensor_checksum
+    from charzoo.model_file import tensor_checksum
 
     payload = {k: v for k, v in payload.items() if k != "checksum"}
     payload["format_version"] = 1
-    payload["checksum"] = _tensor_checksum(payload["state_dict"])
+    payload["checksum"] = tensor_checksum(payload["state_dict"])
     torch.save(payload, path)
 
 

@@ -28,16 +28,6 @@ MODELS = list(SMALL)
 FAST = {**TINY, "max_steps": 30}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny recurrent kernels are latency bound: one intra-op thread avoids OpenMP spinning
-    on a loaded 2-core machine (50x faster for these sizes); restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _stream_params(cls):
     length = {"block_size": 16} if cls is CharTransformer else {"seq_length": 16}
     return {**SMALL[cls], **FAST, **length, "batch_size": 8}

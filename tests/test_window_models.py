@@ -16,7 +16,7 @@ from charzoo import (
     create_model,
     load,
 )
-from charzoo.models.mlp import BatchNorm
+from charzoo.layers import BatchNorm
 from charzoo.models.wavenet import FlattenConsecutive
 from tests.conftest import TINY
 

@@ -13,7 +13,6 @@ live in one container module, so the mixture saves to one file like any model.
 
 from __future__ import annotations
 
-import math
 import time
 from numbers import Integral, Real
 
@@ -26,101 +25,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from charzoo.base import CharLM
 from charzoo.data import Corpus, check_texts, encode_corpus, resolve_mode
 from charzoo.hookspecs import hookimpl
+from charzoo.models.ensemble import MembersMixin, check_members, fit_member
+from charzoo.models.mixing import CompactMixtureDecoder, MixtureDecoder, MixtureModule, em_weights
 from charzoo.tokenizer import CharTokenizer
-from charzoo.utils import parse_literal, seed_from
+from charzoo.utils import seed_from
 
-__all__ = ["CharMixture", "MixtureDecoder", "MixtureModule", "em_weights", "members_from_specs"]
-
-_EM_MAX_ITER = 500
-_EM_TOL = 1e-9  # stop when the held-out mean log-likelihood improves by less (nats)
-
-
-class MixtureModule(torch.nn.Module):
-    """Container of the members' modules and the mixture weights (one state dict to save).
-
-    Parameters
-    ----------
-    members : dict of str to nn.Module
-        The fitted members' modules, by member name.
-    weights : torch.Tensor of shape (n_members,)
-        Mixture weights (non-negative, summing to 1), in the order of ``members``.
-    """
-
-    def __init__(self, members: dict[str, torch.nn.Module], weights: torch.Tensor) -> None:
-        super().__init__()
-        self.members = torch.nn.ModuleDict(members)
-        self.register_buffer("weights", weights.double())
-
-
-class MixtureDecoder:
-    """Incremental decoder of the mixed distribution: each step advances every member's
-    decoder and returns ``log(sum_m w_m softmax(logits_m))`` as the logits."""
-
-    def __init__(self, decoders: list, weights: torch.Tensor) -> None:
-        self.decoders = decoders
-        self.log_weights = weights.double().log()
-        self.devices: list[torch.device | None] = [None] * len(decoders)
-
-    def _mix(self, logits: list[torch.Tensor]) -> torch.Tensor:
-        for i, x in enumerate(logits):
-            self.devices[i] = x.device
-        log_probs = torch.stack([torch.log_softmax(x.double().cpu(), dim=-1) for x in logits])
-        return torch.logsumexp(log_probs + self.log_weights[:, None, None], dim=0).float()
-
-    def start(self, prefix: torch.Tensor, n: int) -> torch.Tensor:
-        return self._mix([d.start(prefix, n) for d in self.decoders])
-
-    def advance(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self._mix([d.advance(tokens.to(dev)) for d, dev in zip(self.decoders, self.devices)])
-
-
-class _CompactMixtureDecoder(MixtureDecoder):
-    """A :class:`MixtureDecoder` whose members can all drop finished rows (``select``)."""
-
-    def select(self, index: torch.Tensor) -> None:
-        for decoder, device in zip(self.decoders, self.devices):
-            decoder.select(index.to(device))
-
-
-def em_weights(
-    log_probs: torch.Tensor, max_iter: int = _EM_MAX_ITER, tol: float = _EM_TOL
-) -> tuple[torch.Tensor, int]:
-    """Maximum-likelihood weights of a linear mixture by expectation-maximisation.
-
-    Parameters
-    ----------
-    log_probs : torch.Tensor of shape (n_members, n_targets)
-        Natural-log probability that each member gives each held-out target.
-    max_iter : int
-        Maximum number of EM iterations.
-    tol : float
-        Stop when the mean log-likelihood improves by less than ``tol`` nats.
-
-    Returns
-    -------
-    weights : torch.Tensor of shape (n_members,), float64
-    n_iter : int
-        Iterations run. Each EM step never lowers the held-out likelihood.
-    """
-    log_probs = log_probs.double()
-    n_members = log_probs.shape[0]
-    # targets that every member gives probability 0 carry no information about the weights
-    usable = torch.isfinite(torch.logsumexp(log_probs, dim=0))
-    log_probs = log_probs[:, usable]
-    log_w = torch.full((n_members, 1), -math.log(n_members), dtype=torch.float64)
-    previous = -math.inf
-    n_iter = 0
-    while n_iter < max_iter:
-        n_iter += 1
-        joint = log_probs + log_w
-        total = torch.logsumexp(joint, dim=0)
-        mean = float(total.mean()) if total.numel() else 0.0
-        log_w = (joint - total).exp().mean(dim=1, keepdim=True).log()
-        if mean - previous < tol:
-            break
-        previous = mean
-    weights = log_w.squeeze(1).exp()
-    return weights / weights.sum(), n_iter
+__all__ = ["CharMixture"]
 
 
 def _default_estimators() -> list[tuple[str, CharLM]]:
@@ -129,7 +39,7 @@ def _default_estimators() -> list[tuple[str, CharLM]]:
     return [("ngram5", CharNGram(order=5)), ("ngram3", CharNGram(order=3))]
 
 
-class CharMixture(CharLM):
+class CharMixture(MembersMixin, CharLM):
     """Mixture of charzoo models: a weighted average of their next-character distributions.
 
     ``fit`` builds one tokenizer from ``texts`` and fits a clone of every member with it
@@ -223,61 +133,11 @@ class CharMixture(CharLM):
         self.prefit = prefit
         self.n_jobs = n_jobs
 
-    # ------------------------------------------------------------- nested parameters
-    def get_params(self, deep: bool = True) -> dict:
-        """Parameters of the mixture and, with ``deep``, of every member as
-        ``<name>__<param>`` (and each member itself under its name)."""
-        out = super().get_params(deep=False)
-        if not deep or not _is_pairs(self.estimators):
-            return out
-        for name, estimator in self.estimators:
-            out[name] = estimator
-            if hasattr(estimator, "get_params"):
-                for key, value in estimator.get_params(deep=True).items():
-                    out[f"{name}__{key}"] = value
-        return out
-
-    def set_params(self, **params: object) -> CharMixture:
-        """Set mixture parameters, replace a member (``name=estimator``) or set a member's
-        parameter (``name__param=value``)."""
-        if "estimators" in params:
-            self.estimators = params.pop("estimators")
-        if _is_pairs(self.estimators):
-            names = [name for name, _ in self.estimators]
-            for key in [k for k in params if "__" not in k and k in names]:
-                value = params.pop(key)
-                self.estimators = [(n, value if n == key else e) for n, e in self.estimators]
-        return super().set_params(**params)
-
     # ---------------------------------------------------------------------- checks
     def _members(self) -> list[tuple[str, CharLM]]:
         """The validated ``(name, estimator)`` pairs (the default members when None)."""
         members = _default_estimators() if self.estimators is None else self.estimators
-        if not _is_pairs(members) or not members:
-            raise ValueError(
-                f"estimators must be a non-empty list of (name, estimator) tuples, got "
-                f"{self.estimators!r}; e.g. [('ngram', CharNGram(order=5)), ('gru', CharGRU())]"
-            )
-        names = [name for name, _ in members]
-        own = set(super().get_params(deep=False))
-        for name, estimator in members:
-            if not isinstance(name, str) or not name or "__" in name or "." in name:
-                raise ValueError(
-                    f"estimator name {name!r} is invalid: use a non-empty str without '__' or '.'"
-                )
-            if name in own:
-                raise ValueError(
-                    f"estimator name {name!r} clashes with the CharMixture parameter of the same "
-                    "name; rename the member"
-                )
-            if isinstance(estimator, type) or not isinstance(estimator, CharLM):
-                raise TypeError(
-                    f"estimator {name!r} must be a charzoo model instance (a CharLM such as "
-                    f"CharNGram()), got {estimator!r}"
-                )
-        if len(set(names)) != len(names):
-            raise ValueError(f"estimator names must be unique, got {names}")
-        return list(members)
+        return check_members(members, set(super().get_params(deep=False)), "CharMixture")
 
     def _fixed_weights(self, n_members: int) -> torch.Tensor | None:
         if isinstance(self.weights, str):
@@ -399,7 +259,7 @@ class CharMixture(CharLM):
             if est.get_params(deep=False).get("random_state", 0) is None:
                 est.set_params(random_state=int(member_seed))
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_member)(name, est, train, held, tokenizer) for name, est in members
+            delayed(fit_member)(name, est, train, held, tokenizer) for name, est in members
         )
         self.tokenizer_ = CharTokenizer(handle_unknown=self.handle_unknown)
         self.tokenizer_._set_chars(tokenizer.chars)
@@ -474,7 +334,7 @@ class CharMixture(CharLM):
     def _decoder(self) -> MixtureDecoder:
         decoders = [est._decoder() for est in self.estimators_]
         compact = all(hasattr(d, "select") for d in decoders)
-        cls = _CompactMixtureDecoder if compact else MixtureDecoder
+        cls = CompactMixtureDecoder if compact else MixtureDecoder
         return cls(decoders, self.module_.weights.cpu())
 
     def _build_module(self) -> MixtureModule:
@@ -498,74 +358,6 @@ class CharMixture(CharLM):
         """Restore the fitted members of a loaded mixture (before :meth:`_build_module`)."""
         self.estimators_ = [est for _, est in members]
         self.named_estimators_ = Bunch(**dict(members))
-
-
-def _is_pairs(value: object) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(item, tuple) and len(item) == 2 for item in value
-    )
-
-
-def _fit_member(
-    name: str, est: CharLM, train: list[str], held: list[str] | None, tokenizer: CharTokenizer
-) -> tuple[CharLM, float]:
-    """Fit one member with the shared tokenizer; returns it and the seconds taken."""
-    start = time.perf_counter()
-    try:
-        est.fit(train, validation_texts=held, tokenizer=tokenizer)
-    except TypeError as exc:
-        if "tokenizer" not in str(exc):
-            raise
-        raise TypeError(
-            f"estimator {name!r} ({type(est).__name__}) cannot be fitted with a shared "
-            "tokenizer: its fit() does not accept tokenizer=...; models built on "
-            "charzoo.base.CharLM without overriding fit do"
-        ) from None
-    return est, time.perf_counter() - start
-
-
-def members_from_specs(specs: list[str]) -> list[tuple[str, CharLM]]:
-    """Members from command-line specs ``model[:key=value,...]`` (e.g. ``ngram:order=5``).
-
-    Each member is named after its model, with ``-2``, ``-3``... for repeats; values are read
-    as Python/JSON literals (``5``, ``0.1``, ``true``) or else kept as strings.
-
-    Parameters
-    ----------
-    specs : list of str
-
-    Returns
-    -------
-    list of (str, CharLM)
-    """
-    from charzoo.registry import create_model, get_model_class
-
-    members: list[tuple[str, CharLM]] = []
-    for spec in specs:
-        model, _, rest = spec.partition(":")
-        model = model.strip()
-        valid = set(get_model_class(model)().get_params(deep=False))
-        params = {}
-        for item in filter(None, (p.strip() for p in rest.split(","))):
-            key, sep, raw = item.partition("=")
-            key = key.strip().replace("-", "_")
-            if not sep or not key:
-                raise ValueError(f"--member {spec!r}: expected key=value, got {item!r}")
-            if key not in valid:
-                raise ValueError(
-                    f"--member {spec!r}: model {model!r} has no parameter {key!r}; its "
-                    f"parameters: {', '.join(sorted(valid))}"
-                )
-            params[key] = parse_literal(raw)
-        taken = {n for n, _ in members}
-        name, i = model, 1
-        while name in taken:
-            i += 1
-            name = f"{model}-{i}"
-        members.append((name, create_model(model, **params)))
-    if not members:
-        raise ValueError("a mixture needs at least one --member")
-    return members
 
 
 @hookimpl

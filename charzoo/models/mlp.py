@@ -9,44 +9,11 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from charzoo.hookspecs import hookimpl
+from charzoo.layers import output_layer, tanh_layer
+from charzoo.presets import DeprecatedPreset
 from charzoo.window import NeuralWindowLM
 
-__all__ = ["BatchNorm", "CharMLP", "output_layer", "tanh_layer"]
-
-
-class BatchNorm(nn.BatchNorm1d):
-    """BatchNorm over features that also takes ``(N, T, C)`` input (statistics over N and T).
-
-    ``nn.BatchNorm1d`` expects channels in dimension 1; a sequence of feature vectors has them
-    last, so 3-D input is transposed around the normalisation (makemore lecture 5).
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 3:
-            return super().forward(x.transpose(1, 2)).transpose(1, 2)
-        return super().forward(x)
-
-
-def tanh_layer(fan_in: int, fan_out: int, batch_norm: bool) -> nn.Sequential:
-    """Linear (Kaiming init with tanh gain), optional :class:`BatchNorm`, tanh.
-
-    With BatchNorm the linear bias is dropped (the norm's shift replaces it).
-    """
-    linear = nn.Linear(fan_in, fan_out, bias=not batch_norm)
-    nn.init.kaiming_normal_(linear.weight, nonlinearity="tanh")  # std = (5/3) / sqrt(fan_in)
-    if linear.bias is not None:
-        nn.init.zeros_(linear.bias)
-    norm = [BatchNorm(fan_out)] if batch_norm else []
-    return nn.Sequential(linear, *norm, nn.Tanh())
-
-
-def output_layer(fan_in: int, vocab_size: int) -> nn.Linear:
-    """Final linear layer scaled down at init so the initial loss is about ln(vocab_size)."""
-    linear = nn.Linear(fan_in, vocab_size)
-    with torch.no_grad():
-        linear.weight.mul_(0.1)
-        linear.bias.zero_()
-    return linear
+__all__ = ["CharMLP", "MLPModule"]
 
 
 class MLPModule(nn.Module):
@@ -109,7 +76,7 @@ class CharMLP(NeuralWindowLM):
     Hidden layers use Kaiming-normal init with the tanh gain 5/3 and the output layer is
     scaled down by 10, so the initial loss is close to ln(vocab_size).
     The documented preset reaching test NLL <= 2.09 on names (``benchmarks/window_models.py``)
-    is ``CharMLP(**CharMLP.ZOO_PRESET)``.
+    is ``CharMLP.from_preset("names")``.
 
     References
     ----------
@@ -138,17 +105,20 @@ class CharMLP(NeuralWindowLM):
         "batch_norm": ["boolean"],
     }
 
-    #: Settings of the names benchmark (``CharMLP(**CharMLP.ZOO_PRESET)``).
-    ZOO_PRESET: dict = {
-        "block_size": 8,
-        "n_embd": 16,
-        "n_hidden": 256,
-        "n_layers": 2,
-        "batch_norm": True,
-        "batch_size": 256,
-        "learning_rate": 5e-3,
-        "max_steps": 12000,
+    #: Documented settings; "names" is the names benchmark's (``from_preset("names")``).
+    presets = {
+        "names": {
+            "block_size": 8,
+            "n_embd": 16,
+            "n_hidden": 256,
+            "n_layers": 2,
+            "batch_norm": True,
+            "batch_size": 256,
+            "learning_rate": 5e-3,
+            "max_steps": 12000,
+        }
     }
+    ZOO_PRESET = DeprecatedPreset("names")  # the old name, for one release
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from charzoo.hookspecs import hookimpl
+from charzoo.layers import output_layer
 from charzoo.sequence import NeuralSequenceLM
 
 __all__ = ["CharGRU", "CharLSTM", "CharRNN"]
@@ -34,10 +35,7 @@ class RecurrentModule(nn.Module):
             n_embd, n_hidden, n_layers, batch_first=True, dropout=dropout if n_layers > 1 else 0.0
         )
         self.drop = nn.Dropout(dropout)
-        self.output = nn.Linear(n_hidden, vocab_size)
-        with torch.no_grad():  # near-uniform initial predictions: initial loss ~ ln(V)
-            self.output.weight.mul_(0.1)
-            self.output.bias.zero_()
+        self.output = output_layer(n_hidden, vocab_size)  # initial loss ~ ln(V)
 
     def forward(self, idx: torch.Tensor, state: object = None) -> tuple[torch.Tensor, object]:
         out, state = self.rnn(self.drop(self.embedding(idx)), state)

@@ -9,7 +9,8 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from charzoo.hookspecs import hookimpl
-from charzoo.models.mlp import output_layer, tanh_layer
+from charzoo.layers import output_layer, tanh_layer
+from charzoo.presets import DeprecatedPreset
 from charzoo.window import NeuralWindowLM
 
 __all__ = ["CharWaveNet", "FlattenConsecutive"]
@@ -80,7 +81,7 @@ class CharWaveNet(NeuralWindowLM):
     Notes
     -----
     The documented preset reaching test NLL <= 1.99 on names (``benchmarks/window_models.py``)
-    is ``CharWaveNet(**CharWaveNet.ZOO_PRESET)``.
+    is ``CharWaveNet.from_preset("names")``.
 
     References
     ----------
@@ -103,15 +104,18 @@ class CharWaveNet(NeuralWindowLM):
         "n_hidden": [Interval(Integral, 1, None, closed="left")],
     }
 
-    #: Settings of the names benchmark (``CharWaveNet(**CharWaveNet.ZOO_PRESET)``).
-    ZOO_PRESET: dict = {
-        "block_size": 8,
-        "n_embd": 24,
-        "n_hidden": 128,
-        "batch_size": 32,
-        "learning_rate": 2e-3,
-        "max_steps": 64000,
+    #: Documented settings; "names" is the names benchmark's (``from_preset("names")``).
+    presets = {
+        "names": {
+            "block_size": 8,
+            "n_embd": 24,
+            "n_hidden": 128,
+            "batch_size": 32,
+            "learning_rate": 2e-3,
+            "max_steps": 64000,
+        }
     }
+    ZOO_PRESET = DeprecatedPreset("names")  # the old name, for one release
 
     def __init__(
         self,

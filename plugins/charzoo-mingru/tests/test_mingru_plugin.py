@@ -10,16 +10,15 @@ from charzoo_mingru.model import MinRNNLayer, _logcumsumexp
 import charzoo
 from charzoo.datasets import load_names, train_val_test_split
 from charzoo.testing import parametrize_with_checks
+from charzoo.utils import torch_threads
 
 TINY = {"n_embd": 16, "n_layers": 1, "seq_length": 32}
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 @parametrize_with_checks([CharMinGRU, CharMinLSTM], check_params=TINY)

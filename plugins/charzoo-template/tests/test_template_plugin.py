@@ -3,12 +3,12 @@
 import math
 
 import pytest
-import torch
 from charzoo_template import CharTinyCNN
 
 import charzoo
 from charzoo.datasets import load_names, train_val_test_split
 from charzoo.testing import parametrize_with_checks
+from charzoo.utils import torch_threads
 
 
 # Every check of the charzoo estimator contract (fit/generate/score, determinism, clone,
@@ -34,10 +34,8 @@ def test_kernel_larger_than_context_is_rejected_at_fit():
 @pytest.fixture
 def one_thread():
     """Tiny models train fastest on one thread (and do not fight other jobs for the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 def test_learns_names_better_than_uniform_and_unigram(one_thread):

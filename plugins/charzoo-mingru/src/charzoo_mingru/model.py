@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
+from charzoo.layers import output_layer
 from charzoo.sequence import NeuralSequenceLM
 
 __all__ = ["CharMinGRU", "CharMinLSTM", "MinRNNModule", "parallel_scan_log"]
@@ -143,10 +144,7 @@ class MinRNNModule(nn.Module):
             MinRNNBlock(cell, n_embd, hidden, dropout) for _ in range(n_layers)
         )
         self.norm = nn.LayerNorm(n_embd)
-        self.output = nn.Linear(n_embd, vocab_size)
-        with torch.no_grad():  # near-uniform initial predictions: initial loss ~ ln(V)
-            self.output.weight.mul_(0.1)
-            self.output.bias.zero_()
+        self.output = output_layer(n_embd, vocab_size)  # initial loss ~ ln(V)
 
     def forward(
         self, idx: torch.Tensor, state: tuple[torch.Tensor, ...] | None = None

@@ -1,0 +1,187 @@
+"""The ``charzoo`` argument parser: every subcommand, option and help text."""
+
+from __future__ import annotations
+
+import argparse
+
+from charzoo.cli.commands import (
+    cmd_encode,
+    cmd_fit,
+    cmd_generate,
+    cmd_info,
+    cmd_models,
+    cmd_plugins,
+    cmd_pretrained,
+    cmd_score,
+)
+from charzoo.cli.inputs import BUNDLED
+
+__all__ = ["build_parser"]
+
+MODEL_FILE_HELP = "model file (.cz) or the name of a pretrained model (see `charzoo pretrained`)"
+THREADS_HELP = (
+    "torch CPU threads (default: torch's choice, one per core); use 1 on a machine busy with "
+    "other work, where more threads can make training 10-20x slower"
+)
+DATA_HELP = (
+    "UTF-8 text file (one text per line; a byte-order mark is skipped) or a bundled corpus: "
+    + ", ".join(BUNDLED)
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from charzoo import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="charzoo",
+        description="Character-level language models: train, sample, score.",
+        epilog="`charzoo COMMAND --help` describes each command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"charzoo {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the available models")
+    p.add_argument("pattern", nargs="?", default="*", help="wildcard filter, e.g. 'char*'")
+    p.add_argument("--trace", action="store_true", help="show every plugin and load failures")
+    p.add_argument(
+        "--presets",
+        action="store_true",
+        help="list each model's presets (named settings for `charzoo fit --preset NAME`)",
+    )
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("plugins", help="every plugin found: package, version, models, errors")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser(
+        "pretrained", help="list the pretrained models shipped with charzoo, ready to sample"
+    )
+    p.set_defaults(func=cmd_pretrained)
+
+    p = sub.add_parser(
+        "fit",
+        help="train a model on DATA and save it",
+        description="Train a model on DATA and save it to OUTPUT. The best model so far is "
+        "saved as training goes, so Ctrl-C keeps it.",
+    )
+    p.add_argument("model", help="model name (see `charzoo models`)")
+    p.add_argument("data", help=DATA_HELP)
+    p.add_argument("-o", "--output", required=True, help="model file to write (.cz)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a hyperparameter, e.g. --param block_size=4 (repeat for several; applied after "
+        "--preset)",
+    )
+    p.add_argument(
+        "--member",
+        action="append",
+        default=[],
+        metavar="MODEL[:KEY=VALUE,...]",
+        help="a mixture member, e.g. ngram:order=5 (repeat for each member)",
+    )
+    p.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="start from a model's named settings: 'shakespeare' (rnn, gru, lstm, transformer), "
+        "'zoo' (mlp, wavenet: the names benchmark settings)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["document", "stream"],
+        help="document: each line of DATA is one text (a name); stream: DATA is one long "
+        "text (default: document, stream for shakespeare)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="FILE",
+        help="continue training the model saved in FILE (warm start; FILE may be OUTPUT); "
+        "--max-steps more steps, with its saved hyperparameters unless --param changes them",
+    )
+    p.add_argument("--val-fraction", type=float, help="fraction of DATA held out for validation")
+    p.add_argument("--max-steps", type=int, help="optimiser steps (neural models)")
+    p.add_argument("--seed", type=int, help="random_state: makes training reproducible")
+    p.add_argument("--device", help="torch device: auto (default: CUDA if available), cpu, cuda")
+    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
+    p.add_argument("--samples", type=int, default=5, help="samples to show (default 5)")
+    p.add_argument(
+        "--sample-every", type=int, help="steps between shown samples (default max_steps / 5)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or samples")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("encode", help="encode a text file to ids (.czb) to fit on, memory-mapped")
+    p.add_argument("text", help="text file (one stream)")
+    p.add_argument("-o", "--output", required=True, help="encoded file to write (.czb)")
+    p.add_argument(
+        "--encoding",
+        default="utf-8-sig",
+        help="text encoding (default: UTF-8, a byte-order mark skipped)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser(
+        "generate",
+        help="sample texts from a model file or a pretrained model",
+        description="Sample texts, one per line. Every run draws fresh samples unless --seed "
+        "is given.",
+    )
+    p.add_argument("model_file", help=MODEL_FILE_HELP)
+    p.add_argument("-n", type=int, default=10, help="number of samples (default 10)")
+    p.add_argument("--prefix", default="", help="start of every sample (default: none)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="divides the logits: below 1 more conservative, above 1 more diverse, 0 greedy "
+        "(default 1.0)",
+    )
+    p.add_argument(
+        "--top-k", type=int, metavar="K", help="sample only among the K most likely characters"
+    )
+    p.add_argument(
+        "--top-p",
+        type=float,
+        metavar="P",
+        help="nucleus sampling: only among the most likely characters holding P (0-1] of the "
+        "probability",
+    )
+    p.add_argument(
+        "--max-length",
+        type=int,
+        metavar="L",
+        help="at most L characters after the prefix (default: twice the longest training text; "
+        "256 in stream mode)",
+    )
+    p.add_argument(
+        "--seed", type=int, help="make the samples reproducible (default: fresh on every run)"
+    )
+    p.add_argument(
+        "--novel",
+        metavar="DATA",
+        help="keep only samples not found in DATA (e.g. the training texts), drawing more until "
+        "there are n of them or --max-draws is reached",
+    )
+    p.add_argument(
+        "--max-draws",
+        type=int,
+        metavar="M",
+        help="with --novel: draw at most M samples in all (default 20 * n)",
+    )
+    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("score", help="perplexity, NLL and bits per character of DATA")
+    p.add_argument("model_file", help=MODEL_FILE_HELP)
+    p.add_argument("data", help=DATA_HELP)
+    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("info", help="hyperparameters, vocabulary, size and training summary")
+    p.add_argument("model_file", help=MODEL_FILE_HELP)
+    p.set_defaults(func=cmd_info)
+    return parser

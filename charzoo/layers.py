@@ -1,0 +1,44 @@
+"""Layers shared by the neural models: makemore's tanh layer with Kaiming init, a BatchNorm
+that takes sequences, and the output layer scaled down at init. Plugins may use them too."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["BatchNorm", "output_layer", "tanh_layer"]
+
+
+class BatchNorm(nn.BatchNorm1d):
+    """BatchNorm over features that also takes ``(N, T, C)`` input (statistics over N and T).
+
+    ``nn.BatchNorm1d`` expects channels in dimension 1; a sequence of feature vectors has them
+    last, so 3-D input is transposed around the normalisation (makemore lecture 5).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3:
+            return super().forward(x.transpose(1, 2)).transpose(1, 2)
+        return super().forward(x)
+
+
+def tanh_layer(fan_in: int, fan_out: int, batch_norm: bool) -> nn.Sequential:
+    """Linear (Kaiming init with tanh gain), optional :class:`BatchNorm`, tanh.
+
+    With BatchNorm the linear bias is dropped (the norm's shift replaces it).
+    """
+    linear = nn.Linear(fan_in, fan_out, bias=not batch_norm)
+    nn.init.kaiming_normal_(linear.weight, nonlinearity="tanh")  # std = (5/3) / sqrt(fan_in)
+    if linear.bias is not None:
+        nn.init.zeros_(linear.bias)
+    norm = [BatchNorm(fan_out)] if batch_norm else []
+    return nn.Sequential(linear, *norm, nn.Tanh())
+
+
+def output_layer(fan_in: int, vocab_size: int) -> nn.Linear:
+    """Final linear layer scaled down at init so the initial loss is about ln(vocab_size)."""
+    linear = nn.Linear(fan_in, vocab_size)
+    with torch.no_grad():
+        linear.weight.mul_(0.1)
+        linear.bias.zero_()
+    return linear
