@@ -10,7 +10,7 @@ members; their fit time is the sum of their members' fit times).
 Corpora (``--corpus``):
 
 - ``names``: ``train_val_test_split(load_names(), random_state=42)``; members: a 6-gram
-  (modified) Kneser-Ney model, ``CharWaveNet(**ZOO_PRESET)`` and the ``"names"`` presets of
+  (modified) Kneser-Ney model, and the ``"names"`` presets of ``CharWaveNet``,
   ``CharGRU``, ``CharLSTM`` and ``CharTransformer`` (``random_state=0``). The n-gram order of
   each corpus is the one with the best validation NLL among orders 4-7.
 - ``dinos``: ``train_val_test_split(load_dinos(), random_state=42)``;
@@ -90,7 +90,7 @@ def members(name: str) -> list[tuple[str, charzoo.CharLM]]:
     if name == "names":
         return [
             ("ngram6", CharNGram(order=6)),
-            ("wavenet", CharWaveNet(**CharWaveNet.ZOO_PRESET, **seed)),
+            ("wavenet", CharWaveNet.from_preset("names", **seed)),
             ("gru", CharGRU.from_preset("names", **seed)),
             ("lstm", CharLSTM.from_preset("names", **seed)),
             ("transformer", CharTransformer.from_preset("names", **seed)),
@@ -98,7 +98,7 @@ def members(name: str) -> list[tuple[str, charzoo.CharLM]]:
     order = {"dinos": 7, "russian": 5}[name]
     return [
         (f"ngram{order}", CharNGram(order=order)),
-        ("wavenet", CharWaveNet(**{**CharWaveNet.ZOO_PRESET, "max_steps": 6000}, **seed)),
+        ("wavenet", CharWaveNet.from_preset("names", max_steps=6000, **seed)),
         ("gru", CharGRU(max_steps=600, **seed)),
         ("transformer", CharTransformer(max_steps=600, **seed)),
     ]

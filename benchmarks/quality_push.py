@@ -15,8 +15,8 @@ Usage (one heavy run at a time on the shared machine)::
     python benchmarks/quality_push.py --test gru-6k
     python benchmarks/quality_push.py --table
 
-``--preset NAME`` starts from ``Model.presets[NAME]`` (sequence models) or ``ZOO_PRESET``
-(``--preset zoo``, window models); ``--set`` values are Python literals and override it.
+``--preset NAME`` starts from ``Model.presets[NAME]``; ``--set`` values are Python literals
+and override it.
 """
 
 from __future__ import annotations
@@ -52,11 +52,7 @@ BARS = {"mlp": 2.02, "wavenet": 1.97, "gru": 1.92, "lstm": 1.92, "transformer": 
 
 
 def _start_params(cls, preset: str | None) -> dict:
-    if preset is None:
-        return {}
-    if preset == "zoo":
-        return dict(cls.ZOO_PRESET)
-    return dict(cls.presets[preset])
+    return {} if preset is None else dict(cls.presets[preset])
 
 
 def tune(args: argparse.Namespace) -> None:
@@ -165,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", choices=sorted(MODELS))
     parser.add_argument("--label", help="name of this configuration (file name of its model)")
-    parser.add_argument("--preset", help="start from this preset ('zoo': ZOO_PRESET)")
+    parser.add_argument("--preset", help="start from Model.presets[PRESET]")
     parser.add_argument("--set", nargs="*", default=[], help="param=value overrides")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument(
