@@ -131,6 +131,40 @@ def _fit_mixture(name: str, train, val, cache: Path | None) -> CharMixture:
     return mix
 
 
+def fill_cache(name: str, cache: Path, sources: dict[str, str], models: Path) -> None:
+    """Fill ``cache`` with the members of corpus ``name``: each member named in ``sources``
+    is the model saved by ``benchmarks/quality_push.py`` under that label (refused unless its
+    parameters are the member's), the others are fitted here on the train split."""
+    train, val, _ = corpus(name)
+    runs = {}
+    for line in (HERE / "results" / "quality_push.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        runs.setdefault(record["label"], record)
+    ignored = {"device", "verbose", "n_threads"}
+    cache.mkdir(parents=True, exist_ok=True)
+    seconds = {}
+    for member, est in members(name):
+        if member in sources:
+            label = sources[member]
+            fitted = charzoo.load(models / f"{label}.cz")
+            want, got = _plain(est), _plain(fitted)
+            diff = {
+                k: (v, got.get(k)) for k, v in want.items() if k not in ignored and v != got.get(k)
+            }
+            if diff:
+                raise SystemExit(f"{label!r} is not member {member!r}: (member, saved) {diff}")
+            seconds[member] = runs[label]["fit_seconds"]
+        else:
+            start = time.perf_counter()
+            if _common._uses_validation(est):
+                fitted = est.fit(train, validation_texts=val)
+            else:
+                fitted = est.fit(train)
+            seconds[member] = time.perf_counter() - start
+        fitted.save(cache / f"{name}-{member}.cz")
+    (cache / f"{name}-fit-seconds.json").write_text(json.dumps(seconds))
+
+
 def _emit(record: dict) -> None:
     """Record a result (smoke runs are printed only)."""
     if record["corpus"] == "smoke":
@@ -258,11 +292,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, help="save/load fitted members here")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--table", action="store_true", help="only rewrite the markdown table")
+    parser.add_argument(
+        "--from-quality-push",
+        nargs="+",
+        metavar="MEMBER=LABEL",
+        default=[],
+        help="with --cache and one corpus: fill the cache first, taking these members from "
+        "benchmarks/quality_push.py's saved models (--models) and fitting the others",
+    )
+    parser.add_argument("--models", type=Path, default=Path("/tmp/charzoo-quality-push"))
     args = parser.parse_args(argv)
     if args.table:
         TABLE.write_text(table(), encoding="utf-8")
         return 0
     torch.set_num_threads(args.threads)
+    if args.from_quality_push:
+        if not args.cache or len(args.corpus) != 1:
+            parser.error("--from-quality-push needs --cache and a single --corpus")
+        sources = dict(item.split("=", 1) for item in args.from_quality_push)
+        fill_cache(args.corpus[0], args.cache, sources, args.models)
     for name in ["smoke"] if args.smoke else args.corpus:
         run(name, args.cache)
     if not args.smoke:
