@@ -10,9 +10,11 @@ members; their fit time is the sum of their members' fit times).
 Corpora (``--corpus``):
 
 - ``names``: ``train_val_test_split(load_names(), random_state=42)``; members: a 6-gram
-  (modified) Kneser-Ney model, and the ``"names"`` presets of ``CharWaveNet``,
-  ``CharGRU``, ``CharLSTM`` and ``CharTransformer`` (``random_state=0``). The n-gram order of
-  each corpus is the one with the best validation NLL among orders 4-7.
+  (modified) Kneser-Ney model and the ``"names"`` presets of ``CharWaveNet``, ``CharGRU`` and
+  ``CharLSTM`` (``random_state=0``). No Transformer: its fit (about 14 minutes at one thread)
+  did not fit in the session that measured this, and the GRU and LSTM already cover what a
+  sequence model adds to the window models. The n-gram order of each corpus is the one with
+  the best validation NLL among orders 4-7.
 - ``dinos``: ``train_val_test_split(load_dinos(), random_state=42)``;
 - ``russian``: the 193 Cyrillic names of ``examples/data/russian_names.txt`` (CC0, see
   ``examples/data/SOURCES.md``), same split; both small corpora use an n-gram (7 and 5), a
@@ -44,6 +46,8 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -61,6 +65,7 @@ RESULTS = HERE / "results" / "mixture.jsonl"
 TABLE = HERE / "results" / "mixture.md"
 RUSSIAN = HERE.parent / "examples" / "data" / "russian_names.txt"
 NAMES_BAR = 1.90
+WITHOUT: set[str] = set()  # members left out (--without)
 DATASETS = {  # the "data" column of the docs tables
     "names": "names",
     "dinos": "dinosaurs (80/10/10, random_state=42)",
@@ -80,27 +85,31 @@ def corpus(name: str) -> tuple[list[str], list[str], list[str]]:
 
 
 def members(name: str) -> list[tuple[str, charzoo.CharLM]]:
-    """The members of each corpus's mixture (every one seeded with random_state=0)."""
+    """The members of each corpus's mixture (every one seeded with random_state=0), less
+    those that ``--without`` names (they are not even built)."""
+    return [(m, make()) for m, make in _all_members(name) if m not in WITHOUT]
+
+
+def _all_members(name: str) -> list[tuple[str, Callable[[], charzoo.CharLM]]]:
     seed = {"random_state": 0}
     if name == "smoke":
         return [
-            ("ngram5", CharNGram(order=5)),
-            ("gru", CharGRU(n_embd=8, n_hidden=16, max_steps=30, **seed)),
+            ("ngram5", partial(CharNGram, order=5)),
+            ("gru", partial(CharGRU, n_embd=8, n_hidden=16, max_steps=30, **seed)),
         ]
     if name == "names":
         return [
-            ("ngram6", CharNGram(order=6)),
-            ("wavenet", CharWaveNet.from_preset("names", **seed)),
-            ("gru", CharGRU.from_preset("names", **seed)),
-            ("lstm", CharLSTM.from_preset("names", **seed)),
-            ("transformer", CharTransformer.from_preset("names", **seed)),
+            ("ngram6", partial(CharNGram, order=6)),
+            ("wavenet", partial(CharWaveNet.from_preset, "names", **seed)),
+            ("gru", partial(CharGRU.from_preset, "names", **seed)),
+            ("lstm", partial(CharLSTM.from_preset, "names", **seed)),
         ]
     order = {"dinos": 7, "russian": 5}[name]
     return [
-        (f"ngram{order}", CharNGram(order=order)),
-        ("wavenet", CharWaveNet.from_preset("names", max_steps=6000, **seed)),
-        ("gru", CharGRU(max_steps=600, **seed)),
-        ("transformer", CharTransformer(max_steps=600, **seed)),
+        (f"ngram{order}", partial(CharNGram, order=order)),
+        ("wavenet", partial(CharWaveNet.from_preset, "names", max_steps=6000, **seed)),
+        ("gru", partial(CharGRU, max_steps=600, **seed)),
+        ("transformer", partial(CharTransformer, max_steps=600, **seed)),
     ]
 
 
@@ -301,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         "benchmarks/quality_push.py's saved models (--models) and fitting the others",
     )
     parser.add_argument("--models", type=Path, default=Path("/tmp/charzoo-quality-push"))
+    parser.add_argument("--without", nargs="+", default=[], help="members to leave out")
     args = parser.parse_args(argv)
+    WITHOUT.update(args.without)
     if args.table:
         TABLE.write_text(table(), encoding="utf-8")
         return 0
