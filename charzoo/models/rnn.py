@@ -172,6 +172,7 @@ _NAMES_LSTM = {
     "learning_rate": 3e-3,
     "max_steps": 7000,
 }
+_NAMES_GRU = {**_NAMES_LSTM, "max_steps": 4000}
 _NAMES_NOTE = """
 
     Preset: ``{name}.from_preset("names")``: {preset}; test NLL {figure} on the names
@@ -185,7 +186,7 @@ class CharRNN(_RecurrentLM):
 
 class CharGRU(_RecurrentLM):
     _cell = "gru"
-    presets = {"shakespeare": _SHAKESPEARE}
+    presets = {"shakespeare": _SHAKESPEARE, "names": _NAMES_GRU}
 
 
 class CharLSTM(_RecurrentLM):
@@ -207,7 +208,11 @@ CharGRU.__doc__ = _DOC.format(
     what="Update and reset gates control the hidden state; torch's fused ``nn.GRU``.",
     name="CharGRU",
     preset=_SHAKESPEARE,
-    names="",
+    names=_NAMES_NOTE.format(
+        name="CharGRU",
+        preset=_NAMES_GRU,
+        figure="1.927 (4,000 steps; best validation weights at step 3,800)",
+    ),
     refs='K. Cho et al., "Learning Phrase Representations using RNN Encoder-Decoder for '
     'Statistical Machine Translation", EMNLP (2014).',
 )
