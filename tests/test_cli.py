@@ -262,7 +262,7 @@ def test_fit_preset_device_threads_and_resume(tmp_path):
     assert model.n_steps_ == 7 and model.n_hidden == 16 and model.warm_start is True
     errors = [
         (["--resume", str(path)], "holds a CharLSTM model, not 'gru'"),
-        (["--preset", "nope"], "model 'gru' has no preset 'nope'; its presets: shakespeare"),
+        (["--preset", "nope"], "model 'gru' has no preset 'nope'; its presets: names, shakespeare"),
     ]
     bad = run("fit", "lstm", "names", "-o", str(path), "--resume", str(path), "--param",
               "n_hidden=32", check=False)  # fmt: skip

@@ -24,7 +24,8 @@ def test_every_preset_builds_a_valid_model(cls):
 
 
 def test_unknown_preset_names_the_known_ones():
-    with pytest.raises(ValueError, match="CharLSTM has no preset 'nope'; its presets: shakespeare"):
+    message = "CharLSTM has no preset 'nope'; its presets: names, shakespeare"
+    with pytest.raises(ValueError, match=message):
         charzoo.CharLSTM.from_preset("nope")
     with pytest.raises(ValueError, match="its presets: none"):
         charzoo.CharBigram.from_preset("names")

@@ -126,7 +126,7 @@ _DOC = """{title}
 
     Notes
     -----
-    Preset: ``{name}.from_preset("shakespeare")``: {preset}
+    Preset: ``{name}.from_preset("shakespeare")``: {preset}{names}
 
     References
     ----------
@@ -154,6 +154,23 @@ _SHAKESPEARE = {
 }
 
 
+# names presets: selected on the validation NLL of the names split (benchmarks/quality_push.py)
+_NAMES_LSTM = {
+    "n_embd": 64,
+    "n_hidden": 256,
+    "n_layers": 2,
+    "dropout": 0.3,
+    "batch_size": 128,
+    "learning_rate": 3e-3,
+    "max_steps": 7000,
+}
+_NAMES_GRU = {**_NAMES_LSTM, "max_steps": 4000}
+_NAMES_NOTE = """
+
+    Preset: ``{name}.from_preset("names")``: {preset}; test NLL {figure} on the names
+    split (``benchmarks/results/quality_push.md``)."""
+
+
 class CharRNN(_RecurrentLM):
     _cell = "rnn"
     presets = {"shakespeare": _SHAKESPEARE}
@@ -161,12 +178,12 @@ class CharRNN(_RecurrentLM):
 
 class CharGRU(_RecurrentLM):
     _cell = "gru"
-    presets = {"shakespeare": _SHAKESPEARE}
+    presets = {"shakespeare": _SHAKESPEARE, "names": _NAMES_GRU}
 
 
 class CharLSTM(_RecurrentLM):
     _cell = "lstm"
-    presets = {"shakespeare": _SHAKESPEARE}
+    presets = {"shakespeare": _SHAKESPEARE, "names": _NAMES_LSTM}
 
 
 CharRNN.__doc__ = _DOC.format(
@@ -174,6 +191,7 @@ CharRNN.__doc__ = _DOC.format(
     what="``h_t = tanh(W x_t + U h_{t-1} + b)``, torch's fused ``nn.RNN``.",
     name="CharRNN",
     preset=_SHAKESPEARE,
+    names="",
     refs='T. Mikolov, M. Karafiat, L. Burget, J. Cernocky, S. Khudanpur, "Recurrent neural '
     'network based language model", Interspeech (2010).',
 )
@@ -182,6 +200,11 @@ CharGRU.__doc__ = _DOC.format(
     what="Update and reset gates control the hidden state; torch's fused ``nn.GRU``.",
     name="CharGRU",
     preset=_SHAKESPEARE,
+    names=_NAMES_NOTE.format(
+        name="CharGRU",
+        preset=_NAMES_GRU,
+        figure="1.927 (4,000 steps; best validation weights at step 3,800)",
+    ),
     refs='K. Cho et al., "Learning Phrase Representations using RNN Encoder-Decoder for '
     'Statistical Machine Translation", EMNLP (2014).',
 )
@@ -191,6 +214,11 @@ CharLSTM.__doc__ = _DOC.format(
     "generation by Graves; torch's fused ``nn.LSTM``.",
     name="CharLSTM",
     preset=_SHAKESPEARE,
+    names=_NAMES_NOTE.format(
+        name="CharLSTM",
+        preset=_NAMES_LSTM,
+        figure="1.920 (7,000 steps; best validation weights at step 3,850)",
+    ),
     refs='A. Graves, "Generating Sequences With Recurrent Neural Networks", arXiv:1308.0850 '
     "(2013).",
 )
