@@ -9,9 +9,6 @@ A model family (window or sequence models) adds how a module sees the data; a mo
 
 from __future__ import annotations
 
-import sys
-import warnings
-
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
@@ -19,20 +16,19 @@ from sklearn.utils.validation import check_is_fitted
 
 from charzoo.data import (
     Corpus,
-    check_surrogates,
     check_texts,
     encode_corpus,
     fit_tokenizer,
     resolve_mode,
 )
+from charzoo.metrics import warn_if_passthrough_scorer
 from charzoo.params import Options, PositiveInt, publish_signature, validate_params
+from charzoo.pickling import PortablePickleMixin
 from charzoo.presets import PresetsMixin
-from charzoo.sampler import Decoder, check_sampling_params, rows_per_batch, sample
-from charzoo.tokenizer import CharTokenizer, normalize
+from charzoo.sampler import Decoder, generate_texts
+from charzoo.tokenizer import fitted_copy, normalize
 from charzoo.utils import (
     check_device,
-    fallback_device,
-    make_generator,
     module_device,
     resolve_device,
     seed_from,
@@ -43,7 +39,7 @@ from charzoo.utils import (
 __all__ = ["CharLM"]
 
 
-class CharLM(PresetsMixin, BaseEstimator):
+class CharLM(PresetsMixin, PortablePickleMixin, BaseEstimator):
     """Base class of all character-level language models.
 
     Subclasses declare their own hyperparameters as keyword arguments of ``__init__`` and pass
@@ -223,7 +219,7 @@ class CharLM(PresetsMixin, BaseEstimator):
         else:
             texts = check_texts(texts, for_fit=True)
             if tokenizer is not None:
-                tokenizer = _given_tokenizer(tokenizer, self.handle_unknown)
+                tokenizer = fitted_copy(tokenizer, self.handle_unknown)
                 missing = set().union(*map(normalize, texts)) - set(tokenizer.chars)
                 if missing:
                     raise ValueError(
@@ -319,7 +315,7 @@ class CharLM(PresetsMixin, BaseEstimator):
         float
             Perplexity (>= 1).
         """
-        _warn_if_passthrough_scorer(type(self).__name__)  # not decorated: it reads the caller
+        warn_if_passthrough_scorer(type(self).__name__)  # not decorated: it reads the caller
         corpus = self._encode(texts)
         n_targets = len(corpus.targets)
         if n_targets == 0:
@@ -370,37 +366,7 @@ class CharLM(PresetsMixin, BaseEstimator):
         list of str
         """
         check_is_fitted(self, "module_")
-        check_sampling_params(n, temperature, top_k, top_p, max_length)
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
-        check_surrogates([prefix], name="prefix")
-        prefix_ids = torch.from_numpy(
-            self.tokenizer_.encode(prefix, handle_unknown=self.handle_unknown)
-        )
-        if max_length is None:
-            max_length = 256 if self.mode_ == "stream" else max(32, 2 * self.max_text_length_)
-        if random_state is None:
-            seed, name = self.random_state, "random_state"
-        else:
-            seed, name = random_state, "random_state (generate)"
-        generator = make_generator(seed, name=name, device=self.device_)
-        texts: list[str] = []
-        self.module_.eval()
-        chunk = rows_per_batch(self.module_, n, len(prefix_ids) + max_length + 1)
-        for start in range(0, n, chunk):
-            rows = sample(
-                self._decoder(),
-                prefix_ids,
-                min(chunk, n - start),
-                max_length,
-                stop_at_boundary=self.mode_ == "document",
-                temperature=temperature,
-                top_k=top_k,
-                top_p=top_p,
-                generator=generator,
-            )
-            texts.extend(prefix + self.tokenizer_.decode(row) for row in rows)
-        return texts
+        return generate_texts(self, n, prefix, temperature, top_k, top_p, max_length, random_state)
 
     # ------------------------------------------------------------------------- persistence
     def save(self, path) -> None:
@@ -413,58 +379,8 @@ class CharLM(PresetsMixin, BaseEstimator):
 
         save_model(self, path)
 
-    # ----------------------------------------------------------------------------- pickling
-    def __getstate__(self) -> dict:
-        """Pickle (and joblib) with the module on the CPU, so the file loads anywhere."""
-        state = super().__getstate__()
-        module = state.get("module_")
-        if isinstance(module, torch.nn.Module) and module_device(module).type != "cpu":
-            import copy
-
-            state = dict(state)
-            state["module_"] = copy.deepcopy(module).cpu()
-            state["_pickled_device"] = str(module_device(module))
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
-        pickled_device = state.pop("_pickled_device", None)
-        super().__setstate__(state)
-        if pickled_device is not None and isinstance(state.get("module_"), torch.nn.Module):
-            wanted = pickled_device if self.device == "auto" else self.device
-            target = fallback_device(wanted, type(self).__name__)
-            self.module_ = self.module_.to(target)
-
     @property
     def n_parameters_(self) -> int:
         """Number of trainable parameters of the fitted module."""
         check_is_fitted(self, "module_")
         return sum(p.numel() for p in self.module_.parameters() if p.requires_grad)
-
-
-def _given_tokenizer(tokenizer: object, handle_unknown: str) -> CharTokenizer:
-    """A copy of the fitted ``tokenizer`` passed to ``fit``, with the model's ``handle_unknown``."""
-    if not isinstance(tokenizer, CharTokenizer) or not tokenizer.chars:
-        raise TypeError(
-            f"tokenizer must be a fitted charzoo CharTokenizer, got {tokenizer!r}; build one "
-            "with CharTokenizer().fit(texts)"
-        )
-    copy = CharTokenizer(handle_unknown=handle_unknown)
-    copy._set_chars(tokenizer.chars)
-    return copy
-
-
-def _warn_if_passthrough_scorer(name: str) -> None:
-    """Warn when scikit-learn calls ``score`` because no ``scoring`` was given."""
-    try:
-        caller = sys._getframe(2).f_locals.get("self")
-    except ValueError:
-        return
-    if type(caller).__name__ == "_PassthroughScorer":
-        warnings.warn(
-            f"scikit-learn is ranking {name} by .score(), which returns perplexity (lower is "
-            "better), so it would pick the worst model. Pass "
-            "scoring=charzoo.metrics.perplexity_scorer to GridSearchCV/cross_val_score.",
-            UserWarning,
-            stacklevel=3,
-        )

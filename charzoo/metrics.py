@@ -8,6 +8,8 @@ selection maximises scores. Use :func:`perplexity_scorer` (minus the perplexity)
 from __future__ import annotations
 
 import math
+import sys
+import warnings
 
 __all__ = ["bits_per_char", "nll_from_perplexity", "perplexity_scorer"]
 
@@ -48,3 +50,19 @@ def nll_from_perplexity(perplexity: float) -> float:
 def bits_per_char(perplexity: float) -> float:
     """Mean negative log-likelihood in bits per character: ``log2(perplexity)``."""
     return math.log2(perplexity)
+
+
+def warn_if_passthrough_scorer(name: str) -> None:
+    """Warn when scikit-learn calls ``score`` because no ``scoring`` was given."""
+    try:
+        caller = sys._getframe(2).f_locals.get("self")
+    except ValueError:
+        return
+    if type(caller).__name__ == "_PassthroughScorer":
+        warnings.warn(
+            f"scikit-learn is ranking {name} by .score(), which returns perplexity (lower is "
+            "better), so it would pick the worst model. Pass "
+            "scoring=charzoo.metrics.perplexity_scorer to GridSearchCV/cross_val_score.",
+            UserWarning,
+            stacklevel=3,
+        )

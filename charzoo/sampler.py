@@ -12,10 +12,12 @@ from typing import Protocol
 
 import torch
 
+from charzoo.data import check_surrogates
 from charzoo.tokenizer import BOUNDARY_ID
-from charzoo.utils import available_memory, module_device, widest
+from charzoo.utils import available_memory, make_generator, module_device, widest
 
 __all__ = [
+    "generate_texts",
     "CHECK_EVERY",
     "CPU_ROWS",
     "Decoder",
@@ -241,3 +243,48 @@ def sample(
             row = row[: row.index(BOUNDARY_ID)]
         result.append(row)
     return result
+
+
+def generate_texts(
+    model: object,
+    n: int,
+    prefix: str,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    max_length: int | None,
+    random_state: object,
+) -> list[str]:
+    """The work of :meth:`charzoo.base.CharLM.generate` for a fitted ``model``: check the
+    arguments, encode the prefix, sample in batches of rows sized to the device, decode."""
+    check_sampling_params(n, temperature, top_k, top_p, max_length)
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
+    check_surrogates([prefix], name="prefix")
+    prefix_ids = torch.from_numpy(
+        model.tokenizer_.encode(prefix, handle_unknown=model.handle_unknown)
+    )
+    if max_length is None:
+        max_length = 256 if model.mode_ == "stream" else max(32, 2 * model.max_text_length_)
+    if random_state is None:
+        seed, name = model.random_state, "random_state"
+    else:
+        seed, name = random_state, "random_state (generate)"
+    generator = make_generator(seed, name=name, device=model.device_)
+    texts: list[str] = []
+    model.module_.eval()
+    chunk = rows_per_batch(model.module_, n, len(prefix_ids) + max_length + 1)
+    for start in range(0, n, chunk):
+        rows = sample(
+            model._decoder(),
+            prefix_ids,
+            min(chunk, n - start),
+            max_length,
+            stop_at_boundary=model.mode_ == "document",
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            generator=generator,
+        )
+        texts.extend(prefix + model.tokenizer_.decode(row) for row in rows)
+    return texts

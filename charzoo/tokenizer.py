@@ -129,3 +129,16 @@ class CharTokenizer:
 
 def _preview(text: str, width: int = 30) -> str:
     return repr(text if len(text) <= width else text[:width] + "...")
+
+
+def fitted_copy(tokenizer: object, handle_unknown: str) -> CharTokenizer:
+    """A copy of a fitted ``tokenizer`` (as passed to ``fit``) with ``handle_unknown``; a
+    ``TypeError`` when it is not a fitted :class:`CharTokenizer`."""
+    if not isinstance(tokenizer, CharTokenizer) or not tokenizer.chars:
+        raise TypeError(
+            f"tokenizer must be a fitted charzoo CharTokenizer, got {tokenizer!r}; build one "
+            "with CharTokenizer().fit(texts)"
+        )
+    copy = CharTokenizer(handle_unknown=handle_unknown)
+    copy._set_chars(tokenizer.chars)
+    return copy
