@@ -1,7 +1,7 @@
 """Quality of the core models on names with their documented defaults.
 
 Usage: ``python benchmarks/core_models.py [--quick]``. Prints one JSON line per model and appends
-to ``benchmarks/results/core_models.jsonl``. Bars (issue 2): CharBigram test NLL within 0.02 of
+to ``benchmarks/results/core_models.jsonl``. Bars: CharBigram test NLL within 0.02 of
 2.45; CharMLP defaults test NLL <= 2.17 within 5 minutes on 2 CPU cores.
 """
 

@@ -63,7 +63,7 @@ from charzoo import CharNGram  # noqa: E402
 RESULTS = HERE / "results"
 NAME = "ngram_reference"
 SINGLE = ("zzyzx", "emma", "xavier")  # single names scored by both sides
-TOLERANCE = 0.001  # relative difference of test perplexity (issue 13: within 0.1%)
+TOLERANCE = 0.001  # relative difference of test perplexity (the bar: within 0.1%)
 
 
 def find_tool(name: str, *folders: str | None) -> str | None:

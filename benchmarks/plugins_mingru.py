@@ -1,4 +1,4 @@
-"""Quality of the charzoo-mingru plugin on names (issue 5): test NLL <= 2.00 in <= 10 min.
+"""Quality of the charzoo-mingru plugin on names: test NLL <= 2.00 in <= 10 min.
 
 Usage (the plugin must be installed: ``pip install -e plugins/charzoo-mingru``)::
 

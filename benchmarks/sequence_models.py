@@ -1,4 +1,4 @@
-"""Quality and speed benchmarks of the sequence models (issue 4).
+"""Quality and speed benchmarks of the sequence models.
 
 Each run prints one JSON object per line and appends it to
 ``benchmarks/results/sequence_models.jsonl``. Runs (pick with ``--runs``):
@@ -50,7 +50,7 @@ import _common  # noqa: E402
 from baselines import lecture_pytorch as baseline  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "sequence_models.jsonl"
-# issue 4 quality bars: (NLL, seconds); the RNN has no NLL bar ("report")
+# quality bars: (NLL, seconds); the RNN has no NLL bar ("report")
 BARS = {
     "names-transformer": (1.95, 900),
     "names-gru": (1.98, 900),

@@ -1,4 +1,4 @@
-"""Quality and speed of the window-model zoo on names (issue 3).
+"""Quality and speed of the window-model zoo on names.
 
 Usage::
 

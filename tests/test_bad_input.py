@@ -84,7 +84,7 @@ def test_generate_edge_cases(weird_model):
         weird_model.generate(2, prefix=5)
 
 
-# ------------------------------------------------------------------ hardening (issue 13)
+# ------------------------------------------------------------------------------ hardening
 def test_one_column_dataframe_works_like_its_column():
     pd = pytest.importorskip("pandas")
     from charzoo import CharNGram

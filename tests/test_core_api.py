@@ -1,4 +1,5 @@
-"""The user-facing contract of issue 2, line by line, on the bundled names."""
+"""The user-facing estimator contract (fit, generate, score, sklearn tools), line by line, on
+the bundled names."""
 
 import math
 import pickle

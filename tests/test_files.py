@@ -163,7 +163,7 @@ def test_kill_9_during_repeated_saves_never_leaves_a_corrupt_file(saved, tmp_pat
         assert load(target).score(["emma"]) == load(saved).score(["emma"])
 
 
-# ------------------------------------------------------------ whole-file checks (issue 13)
+# ------------------------------------------------------------------------ whole-file checks
 def _payload(path):
     return torch.load(path, weights_only=True)
 

@@ -1,4 +1,4 @@
-"""Sequence models (issue 4): RNN, GRU, LSTM, Transformer, bag of words on real data."""
+"""Sequence models: RNN, GRU, LSTM, Transformer, bag of words on real data."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The window-model zoo of issue 3: n-gram counts, neural bigram, BatchNorm MLP, WaveNet."""
+"""The window models: n-gram counts, neural bigram, BatchNorm MLP, WaveNet."""
 
 import math
 

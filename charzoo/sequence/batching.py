@@ -10,7 +10,7 @@ from charzoo.data import Corpus
 from charzoo.tokenizer import BOUNDARY_ID
 
 # ids per scoring forward pass: small enough for the activations to stay in cache (65536
-# ran 2-2.5x slower than 4096 for the GRU, RNN, BoW and Transformer on CPU, see issue 6)
+# ran 2-2.5x slower than 4096 for the GRU, RNN, BoW and Transformer on CPU, see benchmarks/speed.py)
 _SCORE_TOKENS = 4096
 _SCORE_CHUNK = 1024  # time steps per forward pass when a long text carries its state
 _EVAL_TOKENS = 32768  # validation targets per evaluation during training
