@@ -559,7 +559,7 @@ def bench_makemore(train, args, emit) -> None:
                 "step_ms": spread([1000 * r for r in runs]),
                 "makemore_reference_ms": MAKEMORE_REFERENCE_MS[key],
                 "ratio_to_reference": 1000 * statistics.median(runs) / MAKEMORE_REFERENCE_MS[key],
-                "baseline": f"makemore.py --type {key} (reference figure for this machine kind, not run here)",
+                "baseline": f"makemore.py --type {key} (reference figure, not run here)",
             }
         )
 
