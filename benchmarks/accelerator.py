@@ -36,14 +36,12 @@ import time
 from pathlib import Path
 
 import torch
+from _common import RESULTS_DIR
+from baselines import gpu_reference as ref
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _common import RESULTS_DIR  # noqa: E402
-from baselines import gpu_reference as ref  # noqa: E402
-
-import charzoo  # noqa: E402
-from charzoo.callbacks import Callback  # noqa: E402
-from charzoo.precision import precision_context, resolve_precision  # noqa: E402
+import charzoo
+from charzoo.callbacks import Callback
+from charzoo.precision import precision_context, resolve_precision
 
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 70.0}
 FULL = {

@@ -50,15 +50,13 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import _common
 import torch
 
 import charzoo
 from charzoo import CharGRU, CharLSTM, CharNGram, CharTransformer, CharWaveNet
 from charzoo.datasets import load_dinos, load_names, train_val_test_split
 from charzoo.models.mixture import CharMixture
-
-sys.path.insert(0, str(Path(__file__).parent))
-import _common  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "mixture.jsonl"

@@ -53,12 +53,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import names_split
+
+from charzoo import CharNGram
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from _common import names_split  # noqa: E402
-
-from charzoo import CharNGram  # noqa: E402
 
 RESULTS = HERE / "results"
 NAME = "ngram_reference"

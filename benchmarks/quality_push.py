@@ -29,14 +29,12 @@ import sys
 import time
 from pathlib import Path
 
+import _common
 import torch
 
 import charzoo
 from charzoo import CharGRU, CharLSTM, CharMLP, CharTransformer, CharWaveNet
 from charzoo.utils import parse_literal
-
-sys.path.insert(0, str(Path(__file__).parent))
-import _common  # noqa: E402
 
 NAME = "quality_push"
 RESULTS = _common.RESULTS_DIR / f"{NAME}.jsonl"

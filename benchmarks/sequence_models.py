@@ -32,11 +32,12 @@ import argparse
 import json
 import math
 import statistics
-import sys
 import time
 from pathlib import Path
 
+import _common
 import torch
+from baselines import lecture_pytorch as baseline
 from torch import nn
 
 from charzoo import CharBoW, CharGRU, CharLSTM, CharRNN, CharTransformer
@@ -44,10 +45,6 @@ from charzoo.datasets import load_names, load_shakespeare, train_val_test_split
 from charzoo.models.rnn import RecurrentModule
 from charzoo.sampler import sample
 from charzoo.sequence import FullContextDecoder, SequenceDecoder
-
-sys.path.insert(0, str(Path(__file__).parent))
-import _common  # noqa: E402
-from baselines import lecture_pytorch as baseline  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "sequence_models.jsonl"
 # quality bars: (NLL, seconds); the RNN has no NLL bar ("report")

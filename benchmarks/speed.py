@@ -45,13 +45,11 @@ import time
 from pathlib import Path
 
 import torch
+from _common import RESULTS_DIR, names_split
+from baselines import lecture_pytorch as lecture
+from baselines.nltk_ngram import fit_nltk, nltk_nll
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _common import RESULTS_DIR, names_split  # noqa: E402
-from baselines import lecture_pytorch as lecture  # noqa: E402
-from baselines.nltk_ngram import fit_nltk, nltk_nll  # noqa: E402
-
-import charzoo  # noqa: E402
+import charzoo
 
 SMOKE_MODELS = ("mlp", "bow", "gru", "transformer")  # one of each baseline kind
 SECTIONS = ("train", "generate", "score", "ngram", "rss", "makemore")
@@ -490,7 +488,6 @@ def bench_ngram(train, test, args, emit) -> None:
 
 _RSS_CHILD = """
 import json, resource, sys, time
-sys.path.insert(0, {bench!r})
 import torch
 torch.set_num_threads({threads})
 from _common import names_split
@@ -513,13 +510,16 @@ print(json.dumps({{"before_kb": before, "peak_kb": peak,
 def bench_rss(args, emit) -> None:
     params = {} if args.rss_steps is None else {"max_steps": args.rss_steps}
     code = _RSS_CHILD.format(
-        bench=str(Path(__file__).parent),
         threads=args.threads,
         params=params,
         limit=300 if args.smoke else None,
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    out = subprocess.run(  # run in this folder: ``python -c`` imports _common from the cwd
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent,
     ).stdout
     child = json.loads(out.strip().splitlines()[-1])
     perplexity = child["perplexity"]
