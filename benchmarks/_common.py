@@ -12,6 +12,7 @@ import torch
 
 from charzoo import __version__
 from charzoo.datasets import load_names, train_val_test_split
+from charzoo.metrics import bits_per_char, nll_from_perplexity, perplexity_from_nll
 
 RESULTS_DIR = Path(__file__).parent / "results"
 
@@ -26,17 +27,26 @@ def fit_and_score(model, train, val, test, **extra) -> dict:
     start = time.perf_counter()
     model.fit(train, validation_texts=val) if _uses_validation(model) else model.fit(train)
     seconds = time.perf_counter() - start
-    perplexity = model.score(test)
     return {
         "model": type(model).__name__,
         "params": {k: v for k, v in model.get_params().items() if _plain(v)},
-        "test_nll": math.log(perplexity),
-        "perplexity": perplexity,
-        "bits_per_char": math.log2(perplexity),
+        **quality(perplexity=model.score(test)),
         "n_parameters": model.n_parameters_,
         "fit_seconds": seconds,
         "steps": getattr(model, "n_steps_", None),
         **extra,
+    }
+
+
+def quality(*, perplexity: float | None = None, nll: float | None = None) -> dict:
+    """The quality fields of every record, from a perplexity or a mean NLL (nats/char):
+    ``test_nll``, ``perplexity`` and ``bits_per_char``, converted by :mod:`charzoo.metrics`."""
+    if perplexity is None:
+        perplexity = perplexity_from_nll(nll)
+    return {
+        "test_nll": nll_from_perplexity(perplexity),
+        "perplexity": perplexity,
+        "bits_per_char": bits_per_char(perplexity),
     }
 
 

@@ -52,6 +52,8 @@ def child(size_mb: float, order: int, prune: int, repeat_to_mb: float | None, as
     """Load the corpus, fit, score; runs in a fresh process (peak RSS is this run's)."""
     import torch
 
+    from charzoo.metrics import bits_per_char
+
     torch.set_num_threads(int(os.environ.get("NGRAM_THREADS", "2")))
     from charzoo import CharNGram
 
@@ -118,7 +120,7 @@ def child(size_mb: float, order: int, prune: int, repeat_to_mb: float | None, as
         "peak_rss_mb": _rss_mb(),
         "bytes_per_char": rss_fit * MB / n_train,
         "counting_peak_mb": counting_mb,  # tracemalloc peak of _fit_model on the encoded corpus
-        "test_bits_per_char": math.log2(perplexity),
+        "test_bits_per_char": bits_per_char(perplexity),
         "score_seconds": score_seconds,
         "score_chars_per_s": n_test / score_seconds,
         "threads": torch.get_num_threads(),

@@ -45,7 +45,6 @@ import argparse
 import gc
 import hashlib
 import json
-import math
 import os
 import platform
 import resource
@@ -114,6 +113,7 @@ def child(args: argparse.Namespace) -> dict:
     import charzoo.neural
     from charzoo.callbacks import Callback
     from charzoo.encoded import write_encoded
+    from charzoo.metrics import bits_per_char
 
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -180,7 +180,7 @@ def child(args: argparse.Namespace) -> dict:
         "fit_added_mb": peak - rss_before,
         "model_state_mb": (n_state + 12 * n_params) / 2**20,
         "held_out_chars": len(held),
-        "bits_per_char": math.log2(perplexity),
+        "bits_per_char": bits_per_char(perplexity),
         "score_seconds": score_seconds,
         "score_chars_per_s": len(held) / score_seconds,
         "threads": args.threads,

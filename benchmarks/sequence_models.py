@@ -79,9 +79,7 @@ def _quality(model, nll: float, seconds: float, bar_nll: float | None, bar_secon
     return {
         "model": type(model).__name__,
         "params": _plain_params(model),
-        "test_nll": nll,
-        "perplexity": math.exp(nll),
-        "bits_per_char": nll / math.log(2),
+        **_common.quality(nll=nll),
         "n_parameters": model.n_parameters_,
         "fit_seconds": seconds,
         "steps": model.n_steps_,

@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 import torch
-from _common import RESULTS_DIR, names_split
+from _common import RESULTS_DIR, names_split, quality
 from baselines import lecture_pytorch as lecture
 from baselines.nltk_ngram import fit_nltk, nltk_nll
 
@@ -390,10 +390,8 @@ def bench_generate_score(models, train, val, test, args, emit, sections) -> None
                 "chars_per_second": spread(a),
                 "baseline_chars_per_second": spread(b),
                 "speedup": statistics.median(a) / statistics.median(b),
-                "test_nll": math.log(perplexity),
+                **quality(perplexity=perplexity),
                 "baseline_test_nll": total / count,
-                "perplexity": perplexity,
-                "bits_per_char": math.log2(perplexity),
                 "n_parameters": model.n_parameters_,
                 "fit_seconds": fit_seconds,
                 "steps": model.n_steps_,
@@ -533,9 +531,7 @@ def bench_rss(args, emit) -> None:
         "fit_seconds": child["fit_seconds"],
         "steps": child["steps"],
         "n_parameters": child["n_parameters"],
-        "test_nll": math.log(perplexity),
-        "perplexity": perplexity,
-        "bits_per_char": math.log2(perplexity),
+        **quality(perplexity=perplexity),
         "baseline": None,
     }
     emit(check(record, "rss"))

@@ -11,7 +11,13 @@ import math
 import sys
 import warnings
 
-__all__ = ["bits_per_char", "nll_from_perplexity", "perplexity_scorer"]
+__all__ = [
+    "bits_per_char",
+    "nll_from_perplexity",
+    "perplexity_from_nll",
+    "perplexity_scorer",
+    "warn_if_passthrough_scorer",
+]
 
 
 def perplexity_scorer(estimator, X, y=None) -> float:
@@ -45,6 +51,11 @@ def perplexity_scorer(estimator, X, y=None) -> float:
 def nll_from_perplexity(perplexity: float) -> float:
     """Mean negative log-likelihood in nats per character: ``ln(perplexity)``."""
     return math.log(perplexity)
+
+
+def perplexity_from_nll(nll: float) -> float:
+    """Perplexity from a mean negative log-likelihood in nats per character: ``exp(nll)``."""
+    return math.exp(nll)
 
 
 def bits_per_char(perplexity: float) -> float:
