@@ -275,22 +275,21 @@ def table() -> str:
         "`CharMixture.fit`; the others re-learn weights on val from the same fitted members "
         "(`prefit=True`).",
         "",
-        "| corpus | kind | name | test NLL | bits/char | val NLL | weights | beats best member "
-        "| parameters | fit s | threads | cached |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    header = ["corpus", "kind", "name", "test NLL", "bits/char", "val NLL", "weights"]
+    header += ["beats best member", "parameters", "fit s", "threads", "cached"]
+    rows = []
     for (corpus_name, kind, name), r in latest.items():
         weights = ", ".join(f"{w:.3f}" for w in r.get("weights", [])) or "-"
         beats = {True: "yes", False: "no", None: "-"}[r.get("beats_best_member")]
         if kind == "mixture":
             beats += f" ({r['best_member']} {r['best_member_test_nll']:.4f})"
-        lines.append(
-            f"| {corpus_name} | {kind} | {name} | {r['test_nll']:.4f} | "
-            f"{r['bits_per_char']:.4f} | {r['val_nll']:.4f} | {weights} | {beats} | "
-            f"{r['n_parameters']} | {r['fit_seconds']:.1f} | {r.get('threads', '-')} | "
-            f"{'yes' if r.get('cached') else 'no'} |"
+        rows.append(
+            [corpus_name, kind, name, f"{r['test_nll']:.4f}", f"{r['bits_per_char']:.4f}",
+             f"{r['val_nll']:.4f}", weights, beats, r["n_parameters"], f"{r['fit_seconds']:.1f}",
+             r.get("threads", "-"), "yes" if r.get("cached") else "no"]  # fmt: skip
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _common.markdown_table(header, rows)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,10 +138,10 @@ def table() -> str:
         "1.9483 / 1.9300, CharLSTM 1.9428 / 1.9273. Fit times were measured while other "
         "jobs ran on the other core.",
         "",
-        "| label | model | preset + overrides | val NLL | test NLL | bar | parameters | "
-        "fit s | threads | best step / steps |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    header = ["label", "model", "preset + overrides", "val NLL", "test NLL", "bar", "parameters"]
+    header += ["fit s", "threads", "best step / steps"]
+    rows = []
     for r in records:
         if r["kind"] != "tune":
             continue
@@ -149,13 +149,13 @@ def table() -> str:
         if r["preset"]:
             over = f"`{r['preset']}` + {over}"
         test = tested.get(r["label"])
-        test_cell = "-" if test is None else f"**{test:.4f}**"
-        lines.append(
-            f"| {r['label']} | {r['model']} | {over} | {r['val_nll']:.4f} | {test_cell} | "
-            f"{r['bar_nll']} | {r['n_parameters']} | {r['fit_seconds']:.0f} | {r['threads']} | "
-            f"{r['best_step']} / {r['steps']} |"
+        rows.append(
+            [r["label"], r["model"], over, f"{r['val_nll']:.4f}",
+             "-" if test is None else f"**{test:.4f}**", r["bar_nll"], r["n_parameters"],
+             f"{r['fit_seconds']:.0f}", r["threads"],
+             f"{r['best_step']} / {r['steps']}"]  # fmt: skip
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _common.markdown_table(header, rows)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 import torch
-from _common import RESULTS_DIR, names_split, quality
+from _common import RESULTS_DIR, markdown_table, names_split, quality
 from baselines import lecture_pytorch as lecture
 from baselines.nltk_ngram import fit_nltk, nltk_nll
 
@@ -567,15 +567,19 @@ def table(path: Path) -> str:
         record = json.loads(line)
         if record.get("kind") == "speed" and not record.get("smoke"):
             latest[record["section"], record["name"], record.get("baseline")] = record
-    rows = ["| section | model | baseline | charzoo | baseline | ratio | target | passed |"]
-    rows.append("|---|---|---|--:|--:|--:|---|---|")
-    for (section, name, baseline), r in latest.items():
-        ours, theirs, ratio = _summary_cells(r)
-        rows.append(
-            f"| {section} | {name} | {baseline or '-'} | {ours} | {theirs} | {ratio} | "
-            f"{r.get('target', '-')} | {r.get('passed', '-')} |"
-        )
-    return "\n".join(rows) + "\n"
+    header = ["section", "model", "baseline", "charzoo", "baseline", "ratio", "target", "passed"]
+    rows = [
+        [
+            section,
+            name,
+            baseline or "-",
+            *_summary_cells(r),
+            r.get("target", "-"),
+            r.get("passed", "-"),
+        ]
+        for (section, name, baseline), r in latest.items()
+    ]
+    return markdown_table(header, rows, align=list("lllrrrll"))
 
 
 def _summary_cells(r: dict) -> tuple[str, str, str]:
