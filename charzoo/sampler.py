@@ -208,17 +208,19 @@ def sample(
     check_every = check_every or default_check_every(device)
     # ended rows are dropped from the decoder when it supports ``select`` (else masked)
     compact = stop_at_boundary and hasattr(decoder, "select")
+    lazy = not compact or check_every > 1  # ended rows may stay in the decoder for a while
     # the buffer grows with the longest row (doubling), so max_new = 10**9 costs nothing
     # until rows actually run that long
-    out = torch.full(
-        (n, min(max_new, _FIRST_COLUMNS)), BOUNDARY_ID, dtype=torch.long, device=device
-    )
+    shape = (n, min(max_new, _FIRST_COLUMNS))
+    out = torch.full(shape, BOUNDARY_ID, dtype=torch.long, device=device)
     active = torch.arange(n, device=device)  # the rows of ``out`` the decoder's rows stand for
     done = torch.zeros(n, dtype=torch.bool, device=device)  # the decoder's rows that ended
     for step in range(max_new):
         if not stop_at_boundary:
             logits[:, BOUNDARY_ID] = float("-inf")
-        token = _pick(logits, temperature, top_k, top_p, generator).masked_fill(done, BOUNDARY_ID)
+        token = _pick(logits, temperature, top_k, top_p, generator)
+        if lazy:
+            token = token.masked_fill(done, BOUNDARY_ID)
         if step == out.shape[1]:
             width = min(max_new, 2 * step)
             wider = torch.full((n, width), BOUNDARY_ID, dtype=torch.long, device=device)
@@ -228,12 +230,17 @@ def sample(
         if step == max_new - 1:
             break
         if stop_at_boundary:
-            done |= token == BOUNDARY_ID
-            if (step + 1) % check_every == 0 and bool(done.any()):  # the host read
-                keep = (~done).nonzero().squeeze(1)
-                if len(keep) == 0:
-                    break
-                if compact:
+            ended = token == BOUNDARY_ID
+            if lazy:
+                done |= ended
+            if (step + 1) % check_every == 0:  # the host reads
+                if not compact:
+                    if bool(done.all()):
+                        break
+                elif bool((done if lazy else ended).any()):
+                    keep = (~(done if lazy else ended)).nonzero().squeeze(1)
+                    if len(keep) == 0:
+                        break
                     active, token, done = active[keep], token[keep], done[keep]
                     decoder.select(keep)
         logits = decoder.advance(token)
