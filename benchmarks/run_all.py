@@ -15,10 +15,14 @@ the other, each appending its JSON lines to its own ``benchmarks/results/<name>.
 model and the tiny-shakespeare stream runs), ``scale.py`` (every built-in model on 1, 10 and
 100 MB of Python source), ``mixture.py`` (mixtures of zoo models on names,
 dinosaurs and Russian names; ``python benchmarks/mixture.py --smoke`` is its seconds-long
-check) and, when the plugin is installed, ``plugins_mingru.py``. Quality runs take tens of
-minutes; ``--only`` picks some of them. ``--accelerator`` also runs ``accelerator.py`` (charzoo
-on one GPU beside plain reference loops; it exits at once without CUDA, and ``--smoke`` runs it
-at tiny sizes on the CPU).
+check), ``threads.py`` (torch's default thread count against one thread), ``scaling.py``
+(dask grid search, torchrun data parallelism), ``hostile.py`` (the red-team cases) and, when
+the plugin is installed, ``plugins_mingru.py``. Two scripts are tools, not benchmarks, and
+run by hand: ``train_pretrained.py`` rebuilds the shipped pretrained models and
+``quality_push.py`` tunes one configuration at a time (its table records every try). Quality
+runs take tens of minutes; ``--only`` picks some of them. ``--accelerator`` also runs
+``accelerator.py`` (charzoo on one GPU beside plain reference loops; it exits at once without
+CUDA, and ``--smoke`` runs it at tiny sizes on the CPU).
 
 Hold the shared lock around the whole command (as above), never inside it: the children run
 under this process's lock, and a child taking the same lock again would wait for ever.
@@ -53,6 +57,9 @@ def quality_jobs() -> dict[str, list[str]]:
         "scale": ["scale.py", "--steps", "20", "--held-out", "32768"],
         "ngram-reference": ["ngram_reference.py"],  # skips without KenLM/IRSTLM
         "ngram-scale": ["ngram_scale.py"],
+        "threads": ["threads.py"],
+        "scaling": ["scaling.py"],  # dask grid search and torchrun, needs the distributed extra
+        "hostile": ["hostile.py", "--out", str(HERE / "results" / "hostile_latest.jsonl")],
     }
     jobs["mixture"] = ["mixture.py", "--corpus", "names", "dinos", "russian"]
     models = charzoo.list_models()
