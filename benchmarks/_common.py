@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import torch
+from _tables import markdown_table  # noqa: F401 - re-exported: the one table renderer
 
 from charzoo import __version__
 from charzoo.datasets import load_names, train_val_test_split
@@ -75,12 +76,3 @@ def emit(record: dict, name: str) -> None:
     RESULTS_DIR.mkdir(exist_ok=True)
     with open(RESULTS_DIR / f"{name}.jsonl", "a", encoding="utf-8") as handle:
         handle.write(line + "\n")
-
-
-def markdown_table(header: list[str], rows: list[list], align: list[str] | None = None) -> str:
-    """The one table renderer of the benchmarks: a Markdown table of ``rows`` (cells are
-    formatted with ``str``) under ``header``; ``align`` holds one of ``"l"``/``"r"`` per
-    column (default: left)."""
-    rule = ["--:" if a == "r" else "---" for a in (align or ["l"] * len(header))]
-    lines = [header, rule, *([str(cell) for cell in row] for row in rows)]
-    return "\n".join("| " + " | ".join(line) + " |" for line in lines) + "\n"

@@ -53,7 +53,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import names_split
+from _common import markdown_table, names_split
 
 from charzoo import CharNGram
 
@@ -156,21 +156,21 @@ def write_markdown(records: list[dict], path: Path) -> None:
         + ", ".join(f"`{name}`" for name in SINGLE)
         + " (charzoo / reference).",
         "",
-        "| smoothing | prune | reference | order | charzoo perplexity | reference perplexity "
-        "| relative difference | within bar | "
-        + " | ".join(f"log10 P({n})" for n in SINGLE)
-        + " |",
-        "|---|---|---|---|---|---|---|---|" + "---|" * len(SINGLE),
     ]
+    header = ["smoothing", "prune", "reference", "order", "charzoo perplexity"]
+    header += ["reference perplexity", "relative difference", "within bar"]
+    header += [f"log10 P({n})" for n in SINGLE]
+    rows = []
     for r in records:
-        cells = " | ".join(f"{r['log10'][n]:.4f} / {r['reference_log10'][n]:.4f}" for n in SINGLE)
-        lines.append(
-            f"| {r['smoothing']} | {r.get('prune', 0)} | {r['reference']} | {r['order']} "
-            f"| {r['perplexity']:.6f} "
-            f"| {r['reference_perplexity']:.6f} | {r['relative_difference']:+.5%} "
-            f"| {'yes' if abs(r['relative_difference']) <= TOLERANCE else 'NO'} | {cells} |"
-        )
-    path.write_text("\n".join(lines) + "\n")
+        within = "yes" if abs(r["relative_difference"]) <= TOLERANCE else "NO"
+        rows.append(
+            [r["smoothing"], r.get("prune", 0), r["reference"], r["order"],
+             f"{r['perplexity']:.6f}", f"{r['reference_perplexity']:.6f}",
+             f"{r['relative_difference']:+.5%}", within]
+            + [f"{r['log10'][n]:.4f} / {r['reference_log10'][n]:.4f}" for n in SINGLE]
+        )  # fmt: skip
+    lines.append(markdown_table(header, rows))
+    path.write_text("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _tables import markdown_table
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
@@ -166,26 +168,27 @@ def write_markdown(records: list[dict], path: Path) -> None:
         " by `CharLM.fit` included; counting MB: traced peak of counting and smoothing alone."
         " Timings on a shared, busy 2-core machine (noisy).",
         "",
-        "| implementation | corpus | order | prune | train chars | fit s | us/char | peak RSS MB"
-        " | fit bytes/char | counting MB | n-grams | test bpc | score chars/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    header = ["implementation", "corpus", "order", "prune", "train chars", "fit s", "us/char"]
+    header += ["peak RSS MB", "fit bytes/char", "counting MB", "n-grams", "test bpc"]
+    header += ["score chars/s"]
+    rows = []
     for r in records:
         if "error" in r:
-            lines.append(
-                f"| {r['implementation']} | {r['corpus']} | {r['order']} | | | error: "
-                f"{r['error'][:60]} | | | | | | | |"
-            )
+            error = f"error: {r['error'][:60]}"
+            rows.append([r["implementation"], r["corpus"], r["order"], "", "", error])
+            rows[-1] += [""] * (len(header) - len(rows[-1]))
             continue
-        lines.append(
-            f"| {r['implementation']} | {r['corpus']} | {r['order']} | {r['prune']} "
-            f"| {r['train_chars']:,} | {r['fit_seconds']:.1f} | {r['fit_us_per_char']:.3f} "
-            f"| {r['peak_rss_fit_mb']:,.0f} "
-            f"| {(r['peak_rss_fit_mb'] - r['rss_loaded_mb']) * MB / r['train_chars']:.1f} "
-            f"| {r.get('counting_peak_mb') or float('nan'):,.0f} | {r['n_ngrams']:,} "
-            f"| {r['test_bits_per_char']:.4f} | {r['score_chars_per_s']:,.0f} |"
-        )
-    path.write_text("\n".join(lines) + "\n")
+        added = (r["peak_rss_fit_mb"] - r["rss_loaded_mb"]) * MB / r["train_chars"]
+        rows.append(
+            [r["implementation"], r["corpus"], r["order"], r["prune"], f"{r['train_chars']:,}",
+             f"{r['fit_seconds']:.1f}", f"{r['fit_us_per_char']:.3f}",
+             f"{r['peak_rss_fit_mb']:,.0f}", f"{added:.1f}",
+             f"{r.get('counting_peak_mb') or float('nan'):,.0f}", f"{r['n_ngrams']:,}",
+             f"{r['test_bits_per_char']:.4f}", f"{r['score_chars_per_s']:,.0f}"]
+        )  # fmt: skip
+    lines.append(markdown_table(header, rows))
+    path.write_text("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,6 +54,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _tables import markdown_table
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
@@ -291,25 +293,26 @@ def markdown(records: list[dict]) -> str:
         "the corpus text); model = weights, gradients and AdamW moments; bpc = held-out bits "
         "per character; score = held-out characters scored per second.",
         "",
-        "| model | MB | input | files | vocab | data setup s | step s | peak RSS MB | added MB "
-        "| model MB | bpc | score char/s | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    header = ["model", "MB", "input", "files", "vocab", "data setup s", "step s", "peak RSS MB"]
+    header += ["added MB", "model MB", "bpc", "score char/s", "load"]
     draws = [r for r in records if r.get("section") == "batch_draw"]
     records = [r for r in records if r.get("section") != "batch_draw"]
+    rows = []
     for r in records:
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['size_mb']} | error: {r['error']} |")
+            rows.append([r["model"], r["size_mb"], f"error: {r['error']}"])
+            rows[-1] += [""] * (len(header) - len(rows[-1]))
             continue
-        lines.append(
-            f"| {r['model']} | {r['size_mb']:g} | {r['input']} | {r['corpus']['n_files']} "
-            f"| {r['vocab_size']} "
-            f"| {_fmt(r['data_setup_seconds'], '.2f')} | {_fmt(r['step_seconds'], '.4f')} "
-            f"| {r['peak_rss_mb']:.0f}{'' if r.get('peak_reset') else '*'} "
-            f"| {r['fit_added_mb']:.0f}{'' if r.get('peak_reset') else '*'} "
-            f"| {r['model_state_mb']:.0f} "
-            f"| {r['bits_per_char']:.3f} | {r['score_chars_per_s']:.0f} | {r['loadavg']:.1f} |"
-        )
+        mark = "" if r.get("peak_reset") else "*"
+        rows.append(
+            [r["model"], f"{r['size_mb']:g}", r["input"], r["corpus"]["n_files"], r["vocab_size"],
+             _fmt(r["data_setup_seconds"], ".2f"), _fmt(r["step_seconds"], ".4f"),
+             f"{r['peak_rss_mb']:.0f}{mark}", f"{r['fit_added_mb']:.0f}{mark}",
+             f"{r['model_state_mb']:.0f}", f"{r['bits_per_char']:.3f}",
+             f"{r['score_chars_per_s']:.0f}", f"{r['loadavg']:.1f}"]
+        )  # fmt: skip
+    lines.append(markdown_table(header, rows).rstrip("\n"))
     lines += ["", "Step time at the largest size over the smallest (same run, input `text`):", ""]
     by_model: dict[str, dict[float, dict]] = {}
     for r in records:

@@ -77,3 +77,31 @@ def device() -> torch.device:
 TINY = {"max_steps": 60, "batch_size": 32, "random_state": 0}
 if DEVICE != "cpu":
     TINY["device"] = DEVICE
+
+
+# Tensor methods that read a value into Python: on a GPU each one waits for the device.
+TENSOR_READS = ("item", "__bool__", "__float__", "__int__", "__index__", "tolist")
+
+
+@pytest.fixture
+def count_tensor_reads(monkeypatch):
+    """``count(call, also=())`` runs ``call()`` and returns (number of tensor reads, result),
+    counting :data:`TENSOR_READS` and the method names in ``also``."""
+
+    def count(call, also=()):
+        counts = {"n": 0}
+        for name in (*TENSOR_READS, *also):
+            original = getattr(torch.Tensor, name)
+
+            def counting(self, *args, _original=original, **kwargs):
+                counts["n"] += 1
+                return _original(self, *args, **kwargs)
+
+            monkeypatch.setattr(torch.Tensor, name, counting)
+        try:
+            result = call()
+        finally:
+            monkeypatch.undo()
+        return counts["n"], result
+
+    return count

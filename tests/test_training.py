@@ -199,27 +199,6 @@ def test_ctrl_c_semantics():
         Trainer(_module(), Interrupt(at=1), _settings(), start_step=40).fit()
 
 
-_READS = ("item", "__bool__", "__float__", "__int__", "__index__", "tolist")
-
-
-def _count_reads(monkeypatch, fit):
-    """Calls that read a tensor's value into Python during ``fit()`` (each one waits for the
-    device on a GPU). Host-side bookkeeping of the CPU generator's draws is done in numpy,
-    so on the CPU these calls are exactly the reads a GPU run would synchronise on."""
-    counts = {"n": 0}
-    for name in _READS:
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *args, _original=original, **kwargs):
-            counts["n"] += 1
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(torch.Tensor, name, counting)
-    fit()
-    monkeypatch.undo()
-    return counts["n"]
-
-
 @pytest.mark.parametrize(
     ("name", "params", "stream"),
     [
@@ -230,7 +209,7 @@ def _count_reads(monkeypatch, fit):
     ],
 )
 def test_host_reads_scale_with_evaluations_not_steps(
-    monkeypatch, name, params, stream, small_names, shakespeare_text
+    count_tensor_reads, name, params, stream, small_names, shakespeare_text
 ):
     import charzoo
 
@@ -240,7 +219,9 @@ def test_host_reads_scale_with_evaluations_not_steps(
         model = charzoo.create_model(
             name, max_steps=steps, eval_interval=interval, batch_size=8, random_state=0, **params
         )
-        return _count_reads(monkeypatch, lambda: model.fit(texts))
+        # host-side bookkeeping of the CPU generator's draws is numpy, so on the CPU these are
+        # exactly the reads a GPU run would synchronise on
+        return count_tensor_reads(lambda: model.fit(texts))[0]
 
     one_eval_short, one_eval_long = reads(40, 40), reads(200, 200)
     # the same single evaluation: 5x the steps, the same reads (setup, evaluation, 3 checks)
