@@ -1,6 +1,7 @@
 """Scale-out: data-parallel training with torchrun/gloo, grid search on a dask cluster."""
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -42,6 +43,7 @@ DDP_SCRIPT = textwrap.dedent(
     model = cls(**params).fit(texts)
     if is_main_process():
         model.save(sys.argv[4])
+    dist.barrier()  # no rank tears the group down while another still uses it
     dist.destroy_process_group()
     """
 )
@@ -49,6 +51,22 @@ DDP_SCRIPT = textwrap.dedent(
 
 def _texts(case):
     return load_names()[:2000] if case == "mlp" else [load_shakespeare()[:8000]]
+
+
+def _launch(command):
+    """Run torchrun; once more if a worker was killed by a signal (not a Python error).
+
+    A CI run saw one worker of this test abort (SIGABRT, no Python traceback) under load,
+    once in many passing runs on this and other machines; the launch is retried then, with
+    the first failure's output kept in the message if the retry fails too."""
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    killed = re.search(r"exitcode\s*:\s*-\d+", proc.stderr)  # a negative exit code: a signal
+    worker_error = re.search(r"\]:Traceback", proc.stdout + proc.stderr)  # --tee prefixes
+    if proc.returncode != 0 and killed and not worker_error:
+        first = proc.stderr[-1500:]
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=180)
+        proc.stderr = f"(after a first launch that failed with:\n{first})\n{proc.stderr}"
+    return proc
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -61,9 +79,10 @@ def test_two_process_training_equals_single_process(case, tmp_path):
     out = tmp_path / "ddp.cz"
     texts = _texts(case)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd.append("--tee=3")  # the workers' own output (a traceback, gloo's abort message) too
     args = [str(script), name, json.dumps(params), json.dumps(texts), str(out)]
-    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = _launch([*cmd, *args])
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     parallel = load(out)
     single = getattr(charzoo, name)(**params).fit(texts)
     for key, value in single.module_.state_dict().items():
