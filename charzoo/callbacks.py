@@ -4,7 +4,8 @@ A :class:`Callback` is told when training begins and ends, after every optimiser
 after every evaluation; it may ask the :class:`~charzoo.training.Trainer` to stop with
 :meth:`~charzoo.training.Trainer.request_stop`. The trainer itself keeps only what every fit
 needs (the optimiser step, evaluation, best weights, divergence checks, Ctrl-C); the progress
-bar, early stopping and the estimator's ``callbacks`` parameter are callbacks.
+bar, early stopping, the moving average of the weights (``ema_decay``) and the estimator's
+``callbacks`` parameter are callbacks.
 
 A callback that needs the loss of every step should keep the tensor it is given and read it
 later (``float(loss)`` forces the device to finish its queued work, a host round-trip per step
@@ -25,7 +26,14 @@ from charzoo.utils import show_progress
 if TYPE_CHECKING:  # pragma: no cover
     from charzoo.training import Trainer
 
-__all__ = ["Callback", "EarlyStopping", "EstimatorCallback", "ProgressBar", "fit_callbacks"]
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "EstimatorCallback",
+    "ProgressBar",
+    "WeightAverage",
+    "fit_callbacks",
+]
 
 
 class Callback:
@@ -121,11 +129,71 @@ class EstimatorCallback(Callback):
         self.function(self.estimator, record)
 
 
+class WeightAverage(Callback):
+    """Evaluate and keep an exponential moving average (EMA) of the weights.
+
+    After optimiser step ``t`` of the fit, each floating-point parameter's average moves
+    towards it: ``average += (1 - d) * (weights - average)`` with
+    ``d = min(decay, (1 + t) / (10 + t))``, the warm-up of TensorFlow's
+    ``ExponentialMovingAverage`` (early averages are not held back by the initial weights).
+    Evaluations see the averaged weights (so the validation loss, the best weights and the
+    divergence checks are theirs) while training goes on from the raw weights; the fit ends
+    with the averaged weights, or the best averaged weights when there is validation data.
+    Buffers (BatchNorm's running statistics) are not averaged.
+
+    Parameters
+    ----------
+    decay : float
+        The estimators' ``ema_decay``, in [0, 1): about ``1 / (1 - decay)`` recent steps
+        carry the average (0.999: the last thousand or so).
+    """
+
+    def __init__(self, decay: float) -> None:
+        self.decay = decay
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.params = [p for p in trainer.module.parameters() if p.is_floating_point()]
+        self.average = [p.detach().clone() for p in self.params]
+        self.raw: list[torch.Tensor] | None = None  # the training weights while swapped out
+        self.updates = 0
+
+    @torch.no_grad()
+    def on_step_end(self, trainer: Trainer, step: int, loss: torch.Tensor) -> None:
+        self.updates += 1
+        weight = 1.0 - min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for average, param in zip(self.average, self.params):
+            average.lerp_(param, weight)
+        if trainer.is_eval_step(step):
+            self._swap_in()
+
+    def on_evaluation(self, trainer: Trainer, record: dict) -> None:
+        self._swap_out()
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.raw is None:  # (still swapped in after divergence or Ctrl-C in an evaluation)
+            self._swap_in()
+        self.raw = None
+
+    @torch.no_grad()
+    def _swap_in(self) -> None:
+        self.raw = [p.detach().clone() for p in self.params]
+        for param, average in zip(self.params, self.average):
+            param.copy_(average)
+
+    @torch.no_grad()
+    def _swap_out(self) -> None:
+        if self.raw is not None:
+            for param, raw in zip(self.params, self.raw):
+                param.copy_(raw)
+            self.raw = None
+
+
 def fit_callbacks(estimator: object, patience: int | None) -> list[Callback]:
     """The callbacks of a neural model's fit: a progress bar (``verbose``), early stopping
     after ``patience`` evaluations without improvement (the resolved ``n_iter_no_change``),
-    then the ``callbacks`` parameter in order (plain functions wrapped in
-    :class:`EstimatorCallback`)."""
+    the ``callbacks`` parameter in order (plain functions wrapped in
+    :class:`EstimatorCallback`), then the weight average (``ema_decay``), last so that every
+    other callback's evaluation hook still sees the averaged weights that were evaluated."""
     callbacks: list[Callback] = [ProgressBar(estimator.verbose)]
     if patience:
         callbacks.append(EarlyStopping(patience))
@@ -133,4 +201,6 @@ def fit_callbacks(estimator: object, patience: int | None) -> list[Callback]:
         if not isinstance(callback, Callback):
             callback = EstimatorCallback(callback, estimator)
         callbacks.append(callback)
+    if getattr(estimator, "ema_decay", None) is not None:
+        callbacks.append(WeightAverage(estimator.ema_decay))
     return callbacks

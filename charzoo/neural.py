@@ -89,6 +89,10 @@ class NeuralMixin:
         steps: a few hundred names are memorised within a few hundred steps, and the best
         validation loss comes long before a 250-step interval would look (measured in
         ``docs/user_guide.md``, "Small data").
+    ema_decay : float or None, default=None
+        Keep an exponential moving average of the weights with this decay (e.g. 0.999) and
+        evaluate, keep and return the averaged weights (see
+        :class:`charzoo.callbacks.WeightAverage`); None trains without one.
     warm_start : bool, default=False
         Continue training the fitted module on the next ``fit`` instead of starting anew.
     callbacks : list of callables or Callback or None, default=None
@@ -134,6 +138,7 @@ class NeuralMixin:
         "validation_fraction": [Fraction(closed="left")],
         "n_iter_no_change": [PositiveInt, Options("auto"), None],
         "eval_interval": [PositiveInt, None],
+        "ema_decay": [Fraction(closed="left"), None],
         "warm_start": ["boolean"],
         "callbacks": [list, None],
         "precision": [Options(*PRECISIONS)],
@@ -153,6 +158,7 @@ class NeuralMixin:
         validation_fraction: float = 0.1,
         n_iter_no_change: int | str | None = "auto",
         eval_interval: int | None = None,
+        ema_decay: float | None = None,
         warm_start: bool = False,
         callbacks: list | None = None,
         precision: str = "auto",
@@ -170,6 +176,7 @@ class NeuralMixin:
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.eval_interval = eval_interval
+        self.ema_decay = ema_decay
         self.warm_start = warm_start
         self.callbacks = callbacks
         self.precision = precision
@@ -178,6 +185,7 @@ class NeuralMixin:
     # a model pickled before these parameters existed unpickles with their defaults
     precision = "auto"
     compile = False
+    ema_decay = None
 
     def _training_task(
         self, train: Corpus, val: Corpus | None, generator: torch.Generator

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from charzoo.callbacks import Callback, EarlyStopping
+from charzoo.callbacks import Callback, EarlyStopping, WeightAverage
 from charzoo.training import (
     Trainer,
     TrainingDivergedWarning,
@@ -164,6 +164,52 @@ def test_custom_callback_sees_every_step_and_can_stop():
     assert result.stop_reason == "enough" and result.n_steps == 7
 
 
+class RawWeights(Callback):
+    """Every step's training weight (callbacks before WeightAverage see the raw weights)."""
+
+    def __init__(self):
+        self.steps = []
+
+    def on_step_end(self, trainer, step, loss):
+        self.steps.append(trainer.module.weight.item())
+
+
+def _expected_average(raw, decay):
+    average = 0.0  # the initial weight
+    for t, w in enumerate(raw, start=1):
+        average += (1 - min(decay, (1 + t) / (10 + t))) * (w - average)
+    return average
+
+
+def test_weight_average_is_returned_without_validation_and_training_goes_on_raw():
+    plain, raw = RawWeights(), RawWeights()
+    Trainer(_module(), Quadratic(), _settings(), callbacks=[plain]).fit()
+    module = _module()
+    Trainer(module, Quadratic(), _settings(), callbacks=[raw, WeightAverage(0.9)]).fit()
+    assert raw.steps == plain.steps  # evaluations swap the average in and back out
+    assert module.weight.item() == pytest.approx(_expected_average(raw.steps, 0.9), rel=1e-6)
+    assert module.weight.item() < raw.steps[-1]  # the average lags behind the weights (-> 3)
+
+
+def test_evaluations_and_best_weights_are_the_averages():
+    raw, seen = RawWeights(), Remember()
+    module = _module()
+    task = Quadratic(val_losses=[5.0, 1.0, 2.0, 3.0])
+    callbacks = [raw, seen, WeightAverage(0.9)]
+    result = Trainer(module, task, _settings(), callbacks=callbacks).fit()
+    averages = [_expected_average(raw.steps[:step], 0.9) for step in (10, 20, 30, 40)]
+    assert seen.weights == pytest.approx(averages, rel=1e-6)
+    assert result.best_step == 20 and module.weight.item() == pytest.approx(averages[1])
+
+
+def test_weight_average_after_divergence_restores_a_sane_average():
+    module = _module()
+    callbacks = [WeightAverage(0.9)]
+    with pytest.warns(TrainingDivergedWarning, match=r"last sane weights \(step 10\)"):
+        Trainer(module, Quadratic(blow_up_at=15), _settings(), callbacks=callbacks).fit()
+    assert math.isfinite(module.weight.item()) and 0.0 < module.weight.item() < 3.0
+
+
 def test_a_subclass_can_replace_a_step():
     class SignSGD(Trainer):
         """Plain sign-SGD instead of AdamW with the schedule: a different optimiser step."""
@@ -268,3 +314,17 @@ def test_small_data_rule_leaves_explicit_settings_and_large_data_alone(small_nam
     assert explicit.fit(train).history_["step"] == [30, 60]
     large = CharMLP(max_steps=120, batch_size=32, random_state=0).fit(small_names[0])
     assert large.history_["step"] == [50, 100, 120]  # 2,000 names: ~470 steps an epoch
+
+
+def test_ema_decay_of_an_estimator(small_names):
+    from charzoo import CharMLP
+
+    train, test = small_names
+    kw = dict(n_embd=8, n_hidden=32, max_steps=60, random_state=0, verbose=False)
+    plain = CharMLP(**kw).fit(train)
+    zero = CharMLP(ema_decay=0.0, **kw).fit(train)  # the average is the weights
+    averaged = CharMLP(ema_decay=0.9, **kw).fit(train)
+    assert zero.score(test) == pytest.approx(plain.score(test), rel=1e-6)
+    assert averaged.score(test) != pytest.approx(plain.score(test), rel=1e-4)
+    with pytest.raises(ValueError, match="'ema_decay' parameter"):
+        CharMLP(ema_decay=1.0, **kw).fit(train)
