@@ -7,13 +7,13 @@ Usage::
 
 Models: ``ngram`` (CharNGram, Kneser-Ney, orders 2-7, plus Witten-Bell and add-k at the best
 order), ``nltk`` (nltk.lm.KneserNeyInterpolated side by side with CharNGram at the same order:
-score-time ratio), ``neural_bigram`` (defaults), ``mlp_bn`` (``CharMLP.ZOO_PRESET``),
-``wavenet`` (``CharWaveNet.ZOO_PRESET``). Every record is printed as one JSON line and appended
-to ``benchmarks/results/window_models.jsonl``. Bars (test NLL = ln perplexity, names split
-``random_state=42``): n-gram best <= 2.20 with fit < 2 s; neural bigram <= 2.47 in <= 1 min;
-BatchNorm MLP <= 2.09 in <= 5 min; WaveNet <= 1.99 in <= 10 min; CharNGram scoring >= 50x
-faster than NLTK. Neural models run with ``--threads`` torch threads (default 1: on a shared
-2-core machine one thread is faster than two fighting for the cores).
+score-time ratio), ``neural_bigram`` (defaults), ``mlp_bn`` (``CharMLP.from_preset("names")``),
+``wavenet`` (``CharWaveNet.from_preset("names")``). Every record is printed as one JSON line
+and appended to ``benchmarks/results/window_models.jsonl``. Bars (test NLL = ln perplexity,
+names split ``random_state=42``): n-gram best <= 2.20 with fit < 2 s; neural bigram <= 2.47 in
+<= 1 min; BatchNorm MLP <= 2.09 in <= 5 min; WaveNet <= 1.99 in <= 10 min; CharNGram scoring >=
+50x faster than NLTK. Neural models run with ``--threads`` torch threads (default 1: on a
+shared 2-core machine one thread is faster than two fighting for the cores).
 """
 
 from __future__ import annotations
@@ -197,9 +197,10 @@ def main() -> None:
     if "neural_bigram" in args.models:
         bench_neural("neural_bigram", CharNeuralBigram(random_state=0), train, val, test)
     if "mlp_bn" in args.models:
-        bench_neural("mlp_bn", CharMLP(**CharMLP.ZOO_PRESET, random_state=0), train, val, test)
+        model = CharMLP.from_preset("names", random_state=0)
+        bench_neural("mlp_bn", model, train, val, test)
     if "wavenet" in args.models:
-        model = CharWaveNet(**CharWaveNet.ZOO_PRESET, random_state=0)
+        model = CharWaveNet.from_preset("names", random_state=0)
         bench_neural("wavenet", model, train, val, test)
 
 
