@@ -162,9 +162,10 @@ _NAMES_LSTM = {
     "dropout": 0.3,
     "batch_size": 128,
     "learning_rate": 3e-3,
-    "max_steps": 7000,
+    "max_steps": 4500,
+    "ema_decay": 0.999,
 }
-_NAMES_GRU = {**_NAMES_LSTM, "max_steps": 4000}
+_NAMES_GRU = {**_NAMES_LSTM, "weight_decay": 0.2, "max_steps": 4000}
 _NAMES_NOTE = """
 
     Preset: ``{name}.from_preset("names")``: {preset}; test NLL {figure} on the names
@@ -203,7 +204,7 @@ CharGRU.__doc__ = _DOC.format(
     names=_NAMES_NOTE.format(
         name="CharGRU",
         preset=_NAMES_GRU,
-        figure="1.927 (4,000 steps; best validation weights at step 3,800)",
+        figure="1.912 (validation 1.936; 564 s at one thread)",
     ),
     refs='K. Cho et al., "Learning Phrase Representations using RNN Encoder-Decoder for '
     'Statistical Machine Translation", EMNLP (2014).',
@@ -217,7 +218,7 @@ CharLSTM.__doc__ = _DOC.format(
     names=_NAMES_NOTE.format(
         name="CharLSTM",
         preset=_NAMES_LSTM,
-        figure="1.920 (7,000 steps; best validation weights at step 3,850)",
+        figure="1.913 (validation 1.928; 642 s at one thread)",
     ),
     refs='A. Graves, "Generating Sequences With Recurrent Neural Networks", arXiv:1308.0850 '
     "(2013).",
