@@ -22,17 +22,21 @@ class BatchNorm(nn.BatchNorm1d):
         return super().forward(x)
 
 
-def tanh_layer(fan_in: int, fan_out: int, batch_norm: bool) -> nn.Sequential:
-    """Linear (Kaiming init with tanh gain), optional :class:`BatchNorm`, tanh.
+def tanh_layer(fan_in: int, fan_out: int, batch_norm: bool, dropout: float = 0.0) -> nn.Sequential:
+    """Linear (Kaiming init with tanh gain), optional :class:`BatchNorm`, tanh, optional
+    dropout on the tanh output.
 
-    With BatchNorm the linear bias is dropped (the norm's shift replaces it).
+    With BatchNorm the linear bias is dropped (the norm's shift replaces it). With
+    ``dropout=0`` no dropout module is added, so the layer's state dict is the same as
+    without the option.
     """
     linear = nn.Linear(fan_in, fan_out, bias=not batch_norm)
     nn.init.kaiming_normal_(linear.weight, nonlinearity="tanh")  # std = (5/3) / sqrt(fan_in)
     if linear.bias is not None:
         nn.init.zeros_(linear.bias)
     norm = [BatchNorm(fan_out)] if batch_norm else []
-    return nn.Sequential(linear, *norm, nn.Tanh())
+    drop = [nn.Dropout(dropout)] if dropout > 0 else []
+    return nn.Sequential(linear, *norm, nn.Tanh(), *drop)
 
 
 def output_layer(fan_in: int, vocab_size: int) -> nn.Linear:

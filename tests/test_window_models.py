@@ -90,8 +90,10 @@ def test_batchnorm_mlp_initial_loss_is_log_vocab(small_names):
     [
         lambda: CharMLP(batch_norm=True, n_layers=2, n_hidden=32, **TINY),
         lambda: CharWaveNet(block_size=8, n_embd=8, n_hidden=32, **TINY),
+        lambda: CharMLP(n_hidden=32, dropout=0.5, **TINY),
+        lambda: CharWaveNet(block_size=8, n_embd=8, n_hidden=32, dropout=0.5, **TINY),
     ],
-    ids=["mlp_bn", "wavenet"],
+    ids=["mlp_bn", "wavenet", "mlp_dropout", "wavenet_dropout"],
 )
 def test_eval_mode_score_alone_equals_score_in_batch(make, small_names):
     train, test = small_names
@@ -121,6 +123,21 @@ def test_scoring_repeated_windows_once_matches_every_window(make, small_names, m
     monkeypatch.setattr(window, "_DISTINCT_CHUNK", 1000)
     monkeypatch.setattr(window, "_SCORE_CHUNK", 64)
     torch.testing.assert_close(window.window_nll(model.module_, data), expected)
+
+
+@pytest.mark.parametrize("cls", [CharMLP, CharWaveNet])
+def test_dropout_acts_in_training_only_and_adds_no_weights(cls, small_names):
+    train, test = small_names
+    plain = cls(n_hidden=32, **TINY).fit(train)
+    dropped = cls(n_hidden=32, dropout=0.3, **TINY).fit(train)
+    # same weights to save, no Dropout module without the option
+    assert plain.module_.state_dict().keys() == dropped.module_.state_dict().keys()
+    assert not any(isinstance(m, torch.nn.Dropout) for m in plain.module_.modules())
+    n_dropout = sum(isinstance(m, torch.nn.Dropout) for m in dropped.module_.modules())
+    assert n_dropout == (plain.n_layers if cls is CharMLP else plain.depth)  # one per layer
+    # it changes the training trajectory, and scoring is deterministic (eval mode)
+    assert dropped.history_["train_loss"] != plain.history_["train_loss"]
+    assert dropped.score(test) == dropped.score(test)
 
 
 def test_mlp_without_batch_norm_keeps_one_hidden_layer_by_default():

@@ -7,7 +7,7 @@ from torch import nn
 
 from charzoo.hookspecs import hookimpl
 from charzoo.layers import output_layer, tanh_layer
-from charzoo.params import PositiveInt
+from charzoo.params import Fraction, PositiveInt
 from charzoo.presets import DeprecatedPreset
 from charzoo.window import NeuralWindowLM
 
@@ -15,7 +15,8 @@ __all__ = ["CharMLP", "MLPModule"]
 
 
 class MLPModule(nn.Module):
-    """Embed each context character, concatenate, ``n_layers`` tanh layers, logits."""
+    """Embed each context character, concatenate, ``n_layers`` tanh layers (each with optional
+    dropout), logits."""
 
     def __init__(
         self,
@@ -25,12 +26,13 @@ class MLPModule(nn.Module):
         n_hidden: int,
         n_layers: int = 1,
         batch_norm: bool = False,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, n_embd)
         widths = [block_size * n_embd] + [n_hidden] * n_layers
         self.hidden = nn.Sequential(
-            *(tanh_layer(a, b, batch_norm) for a, b in zip(widths[:-1], widths[1:]))
+            *(tanh_layer(a, b, batch_norm, dropout) for a, b in zip(widths[:-1], widths[1:]))
         )
         self.output = output_layer(n_hidden, vocab_size)
 
@@ -55,6 +57,8 @@ class CharMLP(NeuralWindowLM):
         Batch-normalise every hidden layer before its tanh (makemore lecture 3). Training
         uses batch statistics; ``score`` and ``generate`` use the running statistics (eval
         mode), so a text scores the same alone or in a batch.
+    dropout : float, default=0.0
+        Dropout probability on the output of every hidden layer during training (0 = none).
     **kwargs
         Training parameters of :class:`charzoo.neural.NeuralMixin` (``learning_rate``,
         ``batch_size``, ``max_steps``, ...) and common parameters of
@@ -104,6 +108,7 @@ class CharMLP(NeuralWindowLM):
         "n_hidden": [PositiveInt],
         "n_layers": [PositiveInt],
         "batch_norm": ["boolean"],
+        "dropout": [Fraction(closed="left")],
     }
     _default_overrides: dict = {"batch_size": 128, "learning_rate": 3e-3, "max_steps": 30000}
 
@@ -131,6 +136,7 @@ class CharMLP(NeuralWindowLM):
         n_hidden: int = 200,
         n_layers: int = 1,
         batch_norm: bool = False,
+        dropout: float = 0.0,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
@@ -139,6 +145,7 @@ class CharMLP(NeuralWindowLM):
         self.n_hidden = n_hidden
         self.n_layers = n_layers
         self.batch_norm = batch_norm
+        self.dropout = dropout
 
     def _build_module(self) -> MLPModule:
         return MLPModule(
@@ -148,6 +155,7 @@ class CharMLP(NeuralWindowLM):
             self.n_hidden,
             self.n_layers,
             self.batch_norm,
+            self.dropout,
         )
 
 

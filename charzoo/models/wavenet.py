@@ -7,7 +7,7 @@ from torch import nn
 
 from charzoo.hookspecs import hookimpl
 from charzoo.layers import output_layer, tanh_layer
-from charzoo.params import PositiveInt
+from charzoo.params import Fraction, PositiveInt
 from charzoo.presets import DeprecatedPreset
 from charzoo.window import NeuralWindowLM
 
@@ -27,19 +27,22 @@ class FlattenConsecutive(nn.Module):
 
 
 class WaveNetModule(nn.Module):
-    """Embedding, then ``depth`` levels of (fuse pairs, Linear, BatchNorm, tanh), logits.
+    """Embedding, then ``depth`` levels of (fuse pairs, Linear, BatchNorm, tanh, dropout),
+    logits.
 
     Each level halves the sequence: the receptive field doubles, as in WaveNet's dilated
     causal convolutions with dilation 1, 2, 4, ...; after the last level one vector remains.
     """
 
-    def __init__(self, vocab_size: int, block_size: int, n_embd: int, n_hidden: int) -> None:
+    def __init__(
+        self, vocab_size: int, block_size: int, n_embd: int, n_hidden: int, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, n_embd)
         levels = []
         width = n_embd
         for _ in range(block_size.bit_length() - 1):
-            levels += [FlattenConsecutive(2), tanh_layer(2 * width, n_hidden, batch_norm=True)]
+            levels += [FlattenConsecutive(2), tanh_layer(2 * width, n_hidden, True, dropout)]
             width = n_hidden
         self.levels = nn.Sequential(*levels)
         self.output = output_layer(width, vocab_size)
@@ -64,6 +67,8 @@ class CharWaveNet(NeuralWindowLM):
         Character embedding dimension.
     n_hidden : int, default=128
         Width of every level.
+    dropout : float, default=0.0
+        Dropout probability on the output of every level during training (0 = none).
     **kwargs
         Training parameters of :class:`charzoo.neural.NeuralMixin` (``learning_rate``,
         ``batch_size``, ``max_steps``, ...) and common parameters of
@@ -104,6 +109,7 @@ class CharWaveNet(NeuralWindowLM):
         "block_size": [PositiveInt],
         "n_embd": [PositiveInt],
         "n_hidden": [PositiveInt],
+        "dropout": [Fraction(closed="left")],
     }
     _default_overrides: dict = {"batch_size": 128, "learning_rate": 3e-3, "max_steps": 30000}
 
@@ -127,12 +133,14 @@ class CharWaveNet(NeuralWindowLM):
         block_size: int = 8,
         n_embd: int = 24,
         n_hidden: int = 128,
+        dropout: float = 0.0,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
         self.block_size = block_size
         self.n_embd = n_embd
         self.n_hidden = n_hidden
+        self.dropout = dropout
 
     @property
     def depth(self) -> int:
@@ -149,7 +157,7 @@ class CharWaveNet(NeuralWindowLM):
 
     def _build_module(self) -> WaveNetModule:
         return WaveNetModule(
-            self.tokenizer_.vocab_size, self.block_size, self.n_embd, self.n_hidden
+            self.tokenizer_.vocab_size, self.block_size, self.n_embd, self.n_hidden, self.dropout
         )
 
 
