@@ -92,7 +92,9 @@ class NeuralMixin:
     ema_decay : float or None, default=None
         Keep an exponential moving average of the weights with this decay (e.g. 0.999) and
         evaluate, keep and return the averaged weights (see
-        :class:`charzoo.callbacks.WeightAverage`); None trains without one.
+        :class:`charzoo.callbacks.WeightAverage`); None trains without one. The decay at
+        update ``t`` is ``min(ema_decay, (1 + t) / (10 + t))``, so a decay above 0.999 only
+        differs from 0.999 after about 9,000 steps.
     warm_start : bool, default=False
         Continue training the fitted module on the next ``fit`` instead of starting anew.
     callbacks : list of callables or Callback or None, default=None
