@@ -151,7 +151,7 @@ def table() -> str:
         test = tested.get(r["label"])
         rows.append(
             [r["label"], r["model"], over, f"{r['val_nll']:.4f}",
-             "-" if test is None else f"**{test:.4f}**", r["bar_nll"], r["n_parameters"],
+             "-" if test is None else f"**{test:.5f}**", r["bar_nll"], r["n_parameters"],
              f"{r['fit_seconds']:.0f}", r["threads"],
              f"{r['best_step']} / {r['steps']}"]  # fmt: skip
         )

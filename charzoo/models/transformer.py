@@ -158,9 +158,10 @@ class CharTransformer(NeuralSequenceLM):
     Presets (``CharTransformer.presets``): ``from_preset("shakespeare")``: 4 layers, 4 heads,
     width 128, block 64, batch 32, no dropout, 5000 steps. ``from_preset("names")``: the
     defaults with ``dropout=0.15``, ``weight_decay=0.1``, an exponential moving average of
-    the weights (``ema_decay=0.999``) and 8,000 steps; names test NLL 1.9201 (validation
-    1.938; the defaults score 1.935), 0.106 s a step at two threads (about 14 min). Every
-    configuration tried is in ``benchmarks/results/quality_push.md``.
+    the weights (``ema_decay=0.999``), ``learning_rate=2.5e-3`` and 8,000 steps; names test
+    NLL 1.92003 (validation 1.935; the defaults score 1.935 on test), 0.106 s a step at two
+    threads (about 14 min). Every configuration tried is in
+    ``benchmarks/results/quality_push.md``.
 
     References
     ----------
@@ -178,7 +179,13 @@ class CharTransformer(NeuralSequenceLM):
     """
 
     presets = {
-        "names": {"dropout": 0.15, "weight_decay": 0.1, "ema_decay": 0.999, "max_steps": 8000},
+        "names": {
+            "dropout": 0.15,
+            "weight_decay": 0.1,
+            "ema_decay": 0.999,
+            "learning_rate": 2.5e-3,
+            "max_steps": 8000,
+        },
         "shakespeare": {
             "n_layer": 4,
             "n_head": 4,
