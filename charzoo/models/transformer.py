@@ -158,10 +158,10 @@ class CharTransformer(NeuralSequenceLM):
     Presets (``CharTransformer.presets``): ``from_preset("shakespeare")``: 4 layers, 4 heads,
     width 128, block 64, batch 32, no dropout, 5000 steps. ``from_preset("names")``: the
     defaults with ``dropout=0.15``, ``weight_decay=0.1``, an exponential moving average of
-    the weights (``ema_decay=0.999``), ``learning_rate=2.5e-3`` and 8,000 steps; names test
-    NLL 1.92003 (validation 1.935; the defaults score 1.935 on test), 0.106 s a step at two
-    threads (about 14 min). Every configuration tried is in
-    ``benchmarks/results/quality_push.md``.
+    the weights (``ema_decay=0.999``), ``learning_rate=2.5e-3`` and 8,000 steps. Names test
+    NLL 1.92003, validation 1.9349; the defaults score test 1.935 (validation 1.958). A step
+    took 0.106 s at two threads, so 8,000 steps come to about 14 min. Every configuration
+    tried is in ``benchmarks/results/quality_push.md``.
 
     References
     ----------
