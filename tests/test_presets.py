@@ -53,3 +53,13 @@ def test_cli_lists_presets(capsys):
     listed = {(row[0], row[1]) for row in rows}
     assert {("mlp", "names"), ("wavenet", "names"), ("lstm", "shakespeare")} <= listed
     assert "batch_norm=True" in out
+
+
+def test_transformer_names_preset_fits_its_shape_on_names():
+    from charzoo.datasets import load_names
+
+    names = load_names()[:300]
+    model = charzoo.CharTransformer.from_preset("names", max_steps=5, random_state=0)
+    model.fit(names[:250])
+    assert len(model.module_.blocks) == 5 and model.module_.tok.embedding_dim == 112
+    assert 1.0 < model.score(names[250:]) < model.tokenizer_.vocab_size

@@ -156,12 +156,15 @@ class CharTransformer(NeuralSequenceLM):
     Notes
     -----
     Presets (``CharTransformer.presets``): ``from_preset("shakespeare")``: 4 layers, 4 heads,
-    width 128, block 64, batch 32, no dropout, 5000 steps. ``from_preset("names")``: the
-    defaults with ``dropout=0.15``, ``weight_decay=0.1``, an exponential moving average of
-    the weights (``ema_decay=0.999``), ``learning_rate=2.5e-3`` and 8,000 steps. Names test
-    NLL 1.92003, validation 1.9349; the defaults score test 1.935 (validation 1.958). A step
-    took 0.106 s at two threads, so 8,000 steps come to about 14 min. Every configuration
-    tried is in ``benchmarks/results/quality_push.md``.
+    width 128, block 64, batch 32, no dropout, 5000 steps. ``from_preset("names")``: 5
+    layers of width 112 (4 heads), ``dropout=0.15``, ``weight_decay=0.1``, an exponential
+    moving average of the weights (``ema_decay=0.999``), ``learning_rate=2.5e-3`` and 8,000
+    steps. Names test NLL 1.916, validation 1.934 (fitted at one thread; a fit at two threads
+    sums in another order and reached validation 1.936); the defaults score test 1.935
+    (validation 1.958). A full fit took 975 s (16.2 min) alone on a 2-core machine at two
+    threads; side by side, its step costs 0.96 times a step of the defaults' 4 x 128 shape.
+    About a third of the forward time is dropout's random masks on the CPU. Every
+    configuration tried is in ``benchmarks/results/quality_push.md``.
 
     References
     ----------
@@ -180,6 +183,8 @@ class CharTransformer(NeuralSequenceLM):
 
     presets = {
         "names": {
+            "n_layer": 5,
+            "n_embd": 112,
             "dropout": 0.15,
             "weight_decay": 0.1,
             "ema_decay": 0.999,
@@ -195,7 +200,7 @@ class CharTransformer(NeuralSequenceLM):
             "batch_size": 32,
             "learning_rate": 2e-3,
             "max_steps": 5000,
-        }
+        },
     }
 
     _parameter_constraints: dict = {
