@@ -161,8 +161,9 @@ class CharTransformer(NeuralSequenceLM):
     moving average of the weights (``ema_decay=0.999``), ``learning_rate=2.5e-3`` and 8,000
     steps. Names test NLL 1.916, validation 1.934 (fitted at one thread; a fit at two threads
     sums in another order and reached validation 1.936); the defaults score test 1.935
-    (validation 1.958). A full fit took 975 s (16.2 min) alone on a 2-core machine at two
-    threads; side by side, its step costs 0.96 times a step of the defaults' 4 x 128 shape.
+    (validation 1.958). Two full fits took 975 s and 953 s (about 16 min) alone on a 2-core
+    machine at two threads; side by side, its step costs 0.96 times a step of the defaults'
+    4 x 128 shape.
     About a third of the forward time is dropout's random masks on the CPU. Every
     configuration tried is in ``benchmarks/results/quality_push.md``.
 
