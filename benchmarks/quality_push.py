@@ -46,6 +46,7 @@ MODELS = {
     "lstm": CharLSTM,
     "transformer": CharTransformer,
 }
+CLASSES = {cls.__name__: cls for cls in MODELS.values()}
 BARS = {"mlp": 2.02, "wavenet": 1.97, "gru": 1.92, "lstm": 1.92, "transformer": 1.92}
 
 
@@ -116,6 +117,18 @@ def evaluate(label: str, models: Path) -> None:
     _common.emit(record, NAME)
 
 
+def _changed_params(record: dict) -> str:
+    """The recorded parameters that differ from the model's defaults (``random_state``
+    aside): a preset's values as they were when the row was run, since presets change."""
+    defaults = CLASSES[record["model"]]().get_params()
+    changed = {
+        k: v
+        for k, v in record["params"].items()
+        if k != "random_state" and k in defaults and v != defaults[k]
+    }
+    return ", ".join(f"{k}={v}" for k, v in sorted(changed.items())) or "defaults"
+
+
 def table() -> str:
     records = _records()
     tested = {r["label"]: r["test_nll"] for r in records if r["kind"] == "test"}
@@ -132,22 +145,23 @@ def table() -> str:
         "nats per character, end marker included. Fit time on the shared 2-core machine at "
         "the recorded number of torch threads. Command of a row: "
         "`flock /tmp/charzoo-bench.lock python benchmarks/quality_push.py MODEL --label LABEL "
-        "[--preset P] --set <overrides>`; preset `zoo` is the old name of `names`. The "
+        "[--preset P] --set <overrides>`. The configuration column lists every parameter that "
+        "differs from the model's defaults, resolved when the row was run (presets have "
+        "changed since, so a row's `--preset names` may not be today's preset; rerun a row "
+        "with `--set` of these values). The "
         "baselines the picks were compared with, on the same split (validation / test NLL, "
         "`results/sequence_models.jsonl`, defaults at 4,000 steps, one thread): CharGRU "
         "1.9483 / 1.9300, CharLSTM 1.9428 / 1.9273. Fit times were measured while other "
         "jobs ran on the other core.",
         "",
     ]
-    header = ["label", "model", "preset + overrides", "val NLL", "test NLL", "bar", "parameters"]
-    header += ["fit s", "threads", "best step / steps"]
+    header = ["label", "model", "configuration (non-default parameters)", "val NLL"]
+    header += ["test NLL", "bar", "parameters", "fit s", "threads", "best step / steps"]
     rows = []
     for r in records:
         if r["kind"] != "tune":
             continue
-        over = ", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "-"
-        if r["preset"]:
-            over = f"`{r['preset']}` + {over}"
+        over = _changed_params(r)
         test = tested.get(r["label"])
         rows.append(
             [r["label"], r["model"], over, f"{r['val_nll']:.4f}",
