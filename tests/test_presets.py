@@ -6,6 +6,7 @@ import pytest
 
 import charzoo
 from charzoo.cli import main
+from charzoo.datasets import load_names
 
 
 def _classes():
@@ -56,8 +57,6 @@ def test_cli_lists_presets(capsys):
 
 
 def test_transformer_names_preset_fits_its_shape_on_names():
-    from charzoo.datasets import load_names
-
     names = load_names()[:300]
     model = charzoo.CharTransformer.from_preset("names", max_steps=5, random_state=0)
     model.fit(names[:250])

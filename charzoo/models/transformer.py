@@ -163,9 +163,8 @@ class CharTransformer(NeuralSequenceLM):
     sums in another order and reached validation 1.936); the defaults score test 1.935
     (validation 1.958). Two full fits took 975 s and 953 s (about 16 min) alone on a 2-core
     machine at two threads; side by side, its step costs 0.96 times a step of the defaults'
-    4 x 128 shape.
-    About a third of the forward time is dropout's random masks on the CPU. Every
-    configuration tried is in ``benchmarks/results/quality_push.md``.
+    4 x 128 shape. About a third of the forward time is dropout's random masks on the CPU.
+    Every configuration tried is in ``benchmarks/results/quality_push.md``.
 
     References
     ----------
