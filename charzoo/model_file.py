@@ -72,14 +72,11 @@ def write_atomic(payload: dict, path: Path) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     _remove_stale_temp_files(directory, path.name)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=directory)
-    os.close(fd)
     try:
-        # A path, not a Python file object: torch then writes from C++ alone, so a Ctrl-C
-        # cannot raise inside a write callback mid-archive (that aborted the process with
-        # "terminate called ... write to closed file"); it arrives after the save returns.
-        torch.save(payload, tmp)
-        os.chmod(tmp, _new_file_mode(path))
-        with open(tmp, "rb+") as handle:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.chmod(tmp, _new_file_mode(path))
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
