@@ -4,6 +4,7 @@ every field on read (see :mod:`charzoo.persistence` for the layout and the rules
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -71,10 +72,16 @@ def write_atomic(payload: dict, path: Path) -> None:
     """
     directory = path.parent if str(path.parent) else Path(".")
     _remove_stale_temp_files(directory, path.name)
+    # Serialise in memory first. If Ctrl-C interrupts torch.save before it has finished the
+    # archive, torch's writer finishes it when it is garbage-collected; with a real file that
+    # is after the ``with`` below has closed it, and the write aborts the process (SIGABRT).
+    # A BytesIO stays open while the writer holds it; the file gets one plain Python write.
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
+            handle.write(buffer.getbuffer())
             handle.flush()
             os.chmod(tmp, _new_file_mode(path))
             os.fsync(handle.fileno())

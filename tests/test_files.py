@@ -163,6 +163,47 @@ def test_kill_9_during_repeated_saves_never_leaves_a_corrupt_file(saved, tmp_pat
         assert load(target).score(["emma"]) == load(saved).score(["emma"])
 
 
+CTRL_C_SCRIPT = """
+import sys
+import torch.serialization
+from charzoo import load
+
+
+def interrupted_exit(self, *exc):
+    # Ctrl-C lands while torch closes the archive, before it writes the end of the zip.
+    raise KeyboardInterrupt
+
+
+torch.serialization._open_zipfile_writer_buffer.__exit__ = interrupted_exit
+try:
+    load(sys.argv[1]).save(sys.argv[2])
+except KeyboardInterrupt:
+    print("INTERRUPTED")
+"""
+
+
+def test_ctrl_c_while_the_file_is_written_keeps_the_old_file(saved, tmp_path):
+    """Regression: torch's unfinished archive writer used to write to the closed temp file when
+    it was garbage-collected after a Ctrl-C, which aborted the process (SIGABRT)."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "target.cz"
+    target.write_bytes(saved.read_bytes())
+    fresh = tmp_path / "fresh.cz"
+    for path in (target, fresh):
+        run = subprocess.run(
+            [sys.executable, "-c", CTRL_C_SCRIPT, str(saved), str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert run.stdout.strip() == "INTERRUPTED"
+    assert target.read_bytes() == saved.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target.cz"]  # no temp file, no fresh
+
+
 # ------------------------------------------------------------------------ whole-file checks
 def _payload(path):
     return torch.load(path, weights_only=True)
