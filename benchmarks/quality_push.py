@@ -152,7 +152,10 @@ def table() -> str:
         "baselines the picks were compared with, on the same split (validation / test NLL, "
         "`results/sequence_models.jsonl`, defaults at 4,000 steps, one thread): CharGRU "
         "1.9483 / 1.9300, CharLSTM 1.9428 / 1.9273. Fit times were measured while other "
-        "jobs ran on the other core.",
+        "jobs ran on the other core. Dropout: rows labelled `*-cpudrop*` (the last ones) "
+        "were fitted with `charzoo.layers.Dropout`, whose masks differ from "
+        "`torch.nn.Dropout`'s, used by every earlier row with dropout; they are the "
+        "`names` presets as they train now.",
         "",
     ]
     header = ["label", "model", "configuration (non-default parameters)", "val NLL"]

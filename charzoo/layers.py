@@ -1,12 +1,13 @@
 """Layers shared by the neural models: makemore's tanh layer with Kaiming init, a BatchNorm
-that takes sequences, and the output layer scaled down at init. Plugins may use them too."""
+that takes sequences, a dropout that is cheap on the CPU, and the output layer scaled down at
+init. Plugins may use them too."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-__all__ = ["BatchNorm", "output_layer", "tanh_layer"]
+__all__ = ["BatchNorm", "Dropout", "output_layer", "tanh_layer"]
 
 
 class BatchNorm(nn.BatchNorm1d):
@@ -22,6 +23,27 @@ class BatchNorm(nn.BatchNorm1d):
         return super().forward(x)
 
 
+class Dropout(nn.Dropout):
+    """Inverted dropout (``nn.Dropout``'s semantics) whose mask is cheap to make on the CPU.
+
+    In training, each element is zeroed with probability ``p`` and the others are scaled by
+    ``1 / (1 - p)``; in evaluation the input passes unchanged. On the CPU the mask is drawn as
+    ``uniform(0, 1) >= p`` in float32 and multiplied in, so the backward pass is one
+    multiplication by the saved mask; ``torch``'s own CPU dropout draws a Bernoulli tensor
+    and takes about twice as long forward and backward together
+    (``benchmarks/dropout_speed.py``). On other devices torch's fused kernel is used.
+    Being an ``nn.Dropout``, it has no state and ``isinstance(m, nn.Dropout)`` holds.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if x.device.type != "cpu" or self.p == 1:
+            return super().forward(x)
+        keep = torch.rand(x.shape, dtype=torch.float32).ge_(self.p).mul_(1.0 / (1.0 - self.p))
+        return x * keep.to(x.dtype)
+
+
 def tanh_layer(fan_in: int, fan_out: int, batch_norm: bool, dropout: float = 0.0) -> nn.Sequential:
     """Linear (Kaiming init with tanh gain), optional :class:`BatchNorm`, tanh, optional
     dropout on the tanh output.
@@ -35,7 +57,7 @@ def tanh_layer(fan_in: int, fan_out: int, batch_norm: bool, dropout: float = 0.0
     if linear.bias is not None:
         nn.init.zeros_(linear.bias)
     norm = [BatchNorm(fan_out)] if batch_norm else []
-    drop = [nn.Dropout(dropout)] if dropout > 0 else []
+    drop = [Dropout(dropout)] if dropout > 0 else []
     return nn.Sequential(linear, *norm, nn.Tanh(), *drop)
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from charzoo.hookspecs import hookimpl
-from charzoo.layers import output_layer
+from charzoo.layers import Dropout, output_layer
 from charzoo.params import Fraction, PositiveInt
 from charzoo.sequence import NeuralSequenceLM
 
@@ -32,7 +32,7 @@ class RecurrentModule(nn.Module):
         self.rnn = _CELLS[cell](
             n_embd, n_hidden, n_layers, batch_first=True, dropout=dropout if n_layers > 1 else 0.0
         )
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.output = output_layer(n_hidden, vocab_size)  # initial loss ~ ln(V)
 
     def forward(self, idx: torch.Tensor, state: object = None) -> tuple[torch.Tensor, object]:
@@ -204,7 +204,7 @@ CharGRU.__doc__ = _DOC.format(
     names=_NAMES_NOTE.format(
         name="CharGRU",
         preset=_NAMES_GRU,
-        figure="1.912 (validation 1.936; 564 s at one thread)",
+        figure="1.916 (validation 1.933; 492 s at one thread)",
     ),
     refs='K. Cho et al., "Learning Phrase Representations using RNN Encoder-Decoder for '
     'Statistical Machine Translation", EMNLP (2014).',
@@ -218,7 +218,7 @@ CharLSTM.__doc__ = _DOC.format(
     names=_NAMES_NOTE.format(
         name="CharLSTM",
         preset=_NAMES_LSTM,
-        figure="1.913 (validation 1.928; 642 s at one thread)",
+        figure="1.910 (validation 1.927; 573 s at one thread)",
     ),
     refs='A. Graves, "Generating Sequences With Recurrent Neural Networks", arXiv:1308.0850 '
     "(2013).",

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from charzoo.hookspecs import hookimpl
+from charzoo.layers import Dropout
 from charzoo.params import Fraction, PositiveInt
 from charzoo.sequence import NeuralSequenceLM
 
@@ -24,7 +25,7 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(n_embd, 3 * n_embd)
         self.proj = nn.Linear(n_embd, n_embd)
         self.dropout = dropout
-        self.resid_drop = nn.Dropout(dropout)
+        self.resid_drop = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, cache: tuple | None) -> tuple[torch.Tensor, tuple]:
         B, T, C = x.shape
@@ -59,7 +60,7 @@ class Block(nn.Module):
             nn.Linear(n_embd, 4 * n_embd),
             nn.GELU(),
             nn.Linear(4 * n_embd, n_embd),
-            nn.Dropout(dropout),
+            Dropout(dropout),
         )
 
     def forward(self, x: torch.Tensor, cache: tuple | None) -> tuple[torch.Tensor, tuple]:
@@ -89,7 +90,7 @@ class TransformerModule(nn.Module):
         self.block_size = block_size
         self.tok = nn.Embedding(vocab_size, n_embd)
         self.pos = nn.Embedding(block_size, n_embd)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.blocks = nn.ModuleList(Block(n_embd, n_head, dropout) for _ in range(n_layer))
         self.ln_f = nn.LayerNorm(n_embd)
         self.head = nn.Linear(n_embd, vocab_size, bias=False)
@@ -159,11 +160,14 @@ class CharTransformer(NeuralSequenceLM):
     width 128, block 64, batch 32, no dropout, 5000 steps. ``from_preset("names")``: 5
     layers of width 112 (4 heads), ``dropout=0.15``, ``weight_decay=0.1``, an exponential
     moving average of the weights (``ema_decay=0.999``), ``learning_rate=2.5e-3`` and 8,000
-    steps. Names test NLL 1.916, validation 1.934 (fitted at one thread; a fit at two threads
-    sums in another order and reached validation 1.936); the defaults score test 1.935
-    (validation 1.958). Two full fits took 975 s and 953 s (about 16 min) alone on a 2-core
-    machine at two threads; side by side, its step costs 0.96 times a step of the defaults'
-    4 x 128 shape. About a third of the forward time is dropout's random masks on the CPU.
+    steps. Names test NLL 1.918, validation 1.937 (``benchmarks/quality_push.py``); the
+    defaults score test 1.935 (validation 1.958). Two fits of it alone on a shared 2-core
+    machine at two threads took 839 s and 1,021 s (14.0 and 17.0 min) for the same result:
+    that machine's speed varies that much. Dropout goes through
+    :class:`charzoo.layers.Dropout`, whose CPU masks make a step of this preset 1.09 times
+    faster than ``torch.nn.Dropout`` side by side (``benchmarks/dropout_speed.py``); with
+    torch's dropout it scored test 1.916 (fits of 975 s and 953 s). A fit at one thread sums
+    in another order and ends elsewhere (validation 1.934).
     Every configuration tried is in ``benchmarks/results/quality_push.md``.
 
     References
