@@ -6,7 +6,8 @@ Two sections, each printing JSON lines (appended to ``results/dropout_speed.json
   presets train on, the two implementations interleaved, median seconds per call, and the
   fraction of elements each keeps (both should be ``1 - p``).
 * ``fit``: seconds per training step of ``CharTransformer.from_preset("names")`` with each
-  implementation (torch's is patched in for the baseline), fits interleaved A B A B.
+  implementation (torch's is patched in for the baseline), fits interleaved A B A B: a
+  fit's wall time over its steps, so its setup and one evaluation are included.
 
 Usage::
 

@@ -58,3 +58,20 @@ def test_run_all_lists_quality_runs():
     )
     assert proc.returncode == 0, proc.stderr
     assert "window_models.py" in proc.stdout and "sequence_models.py" in proc.stdout
+
+
+def test_dropout_speed_benchmark_runs(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/dropout_speed.py", "--smoke", "--results", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["section"] for r in records] == ["layer", "fit"]
+    assert all(r["speedup"] > 0 for r in records)
+    assert 0.5 < records[0]["kept_fraction"] < 1 and 0.5 < records[0]["baseline_kept_fraction"] < 1
+    saved = (tmp_path / "dropout_speed.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in saved] == records

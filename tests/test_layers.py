@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 from charzoo import CharGRU, CharMLP, CharTransformer, CharWaveNet
 from charzoo.layers import Dropout
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("p", [0.05, 0.15, 0.5])
@@ -81,20 +74,3 @@ def test_models_drop_out_through_the_shared_layer(model, small_names):
     model.set_params(max_steps=2, random_state=0).fit(train[:100])
     drops = [m for m in model.module_.modules() if isinstance(m, torch.nn.Dropout)]
     assert drops and all(type(m) is Dropout for m in drops)
-
-
-def test_dropout_speed_benchmark_runs(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/dropout_speed.py", "--smoke", "--results", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    records = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [r["section"] for r in records] == ["layer", "fit"]
-    assert all(r["speedup"] > 0 for r in records)
-    assert 0.5 < records[0]["kept_fraction"] < 1 and 0.5 < records[0]["baseline_kept_fraction"] < 1
-    saved = (tmp_path / "dropout_speed.jsonl").read_text().splitlines()
-    assert [json.loads(line) for line in saved] == records

@@ -165,10 +165,11 @@ class CharTransformer(NeuralSequenceLM):
     machine at two threads took 839 s and 1,021 s (14.0 and 17.0 min) for the same result:
     that machine's speed varies that much. Dropout goes through
     :class:`charzoo.layers.Dropout`, whose CPU masks make a step of this preset 1.09 times
-    faster than ``torch.nn.Dropout`` side by side (``benchmarks/dropout_speed.py``); with
-    torch's dropout it scored test 1.916 (fits of 975 s and 953 s). A fit at one thread sums
-    in another order and ends elsewhere (validation 1.934).
-    Every configuration tried is in ``benchmarks/results/quality_push.md``.
+    faster than ``torch.nn.Dropout`` side by side (``benchmarks/dropout_speed.py``). With
+    torch's dropout the preset scored test 1.916 from a fit at one thread (validation 1.934;
+    at two threads the sums run in another order and it reached validation 1.936), and two
+    fits at two threads took 975 s and 953 s. Every configuration tried is in
+    ``benchmarks/results/quality_push.md``.
 
     References
     ----------
