@@ -152,10 +152,14 @@ def table() -> str:
         "baselines the picks were compared with, on the same split (validation / test NLL, "
         "`results/sequence_models.jsonl`, defaults at 4,000 steps, one thread): CharGRU "
         "1.9483 / 1.9300, CharLSTM 1.9428 / 1.9273. Fit times were measured while other "
-        "jobs ran on the other core. Dropout: rows labelled `*-cpudrop*` (the last ones) "
+        "jobs ran on the other core. Dropout: rows labelled `*-cpudrop*` "
         "were fitted with `charzoo.layers.Dropout`, whose masks differ from "
         "`torch.nn.Dropout`'s, used by every earlier row with dropout; they are the "
-        "`names` presets as they train now.",
+        "`names` presets of the MLP, WaveNet, GRU and LSTM as they train now. The rows "
+        "labelled `*-packed*` (the last ones, each fitted alone at two threads) train the "
+        "Transformer on packed batches (`pack_documents=True`); `l5-e112-packed-b160` is its "
+        "`names` preset as it trains now, and its `-again` row is the same fit repeated to "
+        "time it twice.",
         "",
     ]
     header = ["label", "model", "configuration (non-default parameters)", "val NLL"]

@@ -17,7 +17,8 @@ model and the tiny-shakespeare stream runs), ``scale.py`` (every built-in model 
 dinosaurs and Russian names; ``python benchmarks/mixture.py --smoke`` is its seconds-long
 check), ``threads.py`` (torch's default thread count against one thread), ``scaling.py``
 (dask grid search, torchrun data parallelism), ``dropout_speed.py`` (charzoo's CPU dropout
-beside torch's, per layer and per training step), ``hostile.py`` (the red-team cases) and, when
+beside torch's, per layer and per training step), ``packing_speed.py`` (the Transformer's
+packed document batches beside padded ones), ``hostile.py`` (the red-team cases) and, when
 the plugin is installed, ``plugins_mingru.py``. Two scripts are tools, not benchmarks, and
 run by hand: ``train_pretrained.py`` rebuilds the shipped pretrained models and
 ``quality_push.py`` tunes one configuration at a time (its table records every try). Quality
@@ -61,6 +62,7 @@ def quality_jobs() -> dict[str, list[str]]:
         "threads": ["threads.py"],
         "scaling": ["scaling.py"],  # dask grid search and torchrun, needs the distributed extra
         "dropout-speed": ["dropout_speed.py"],
+        "packing-speed": ["packing_speed.py"],
         "hostile": ["hostile.py", "--out", str(HERE / "results" / "hostile_latest.jsonl")],
     }
     jobs["mixture"] = ["mixture.py", "--corpus", "names", "dinos", "russian"]

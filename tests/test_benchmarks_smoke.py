@@ -60,9 +60,11 @@ def test_run_all_lists_quality_runs():
     assert "window_models.py" in proc.stdout and "sequence_models.py" in proc.stdout
 
 
-def test_dropout_speed_benchmark_runs(tmp_path):
+def _smoke_records(script: str, tmp_path: Path) -> list[dict]:
+    """Run ``benchmarks/<script> --smoke``; its printed JSON lines, checked to be the ones it
+    saved under ``tmp_path``."""
     proc = subprocess.run(
-        [sys.executable, "benchmarks/dropout_speed.py", "--smoke", "--results", str(tmp_path)],
+        [sys.executable, f"benchmarks/{script}", "--smoke", "--results", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -70,8 +72,23 @@ def test_dropout_speed_benchmark_runs(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = [json.loads(line) for line in proc.stdout.splitlines()]
+    saved = (tmp_path / script.replace(".py", ".jsonl")).read_text().splitlines()
+    assert [json.loads(line) for line in saved] == records
+    return records
+
+
+def test_dropout_speed_benchmark_runs(tmp_path):
+    records = _smoke_records("dropout_speed.py", tmp_path)
     assert [r["section"] for r in records] == ["layer", "fit"]
     assert all(r["speedup"] > 0 for r in records)
     assert 0.5 < records[0]["kept_fraction"] < 1 and 0.5 < records[0]["baseline_kept_fraction"] < 1
-    saved = (tmp_path / "dropout_speed.jsonl").read_text().splitlines()
-    assert [json.loads(line) for line in saved] == records
+
+
+def test_packing_speed_benchmark_runs(tmp_path):
+    records = _smoke_records("packing_speed.py", tmp_path)
+    assert [r["section"] for r in records] == ["slots", "fit"]
+    slots, fit = records
+    # names are far shorter than the longest name of a batch: packing needs fewer slots
+    assert slots["slot_ratio"] > 1.1
+    assert slots["packed_target_fraction"] > slots["padded_target_fraction"]
+    assert fit["speedup"] > 0

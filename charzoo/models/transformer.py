@@ -12,6 +12,7 @@ from charzoo.hookspecs import hookimpl
 from charzoo.layers import Dropout
 from charzoo.params import Fraction, PositiveInt
 from charzoo.sequence import NeuralSequenceLM
+from charzoo.sequence.batching import Packing
 
 __all__ = ["CharTransformer"]
 
@@ -27,14 +28,17 @@ class CausalSelfAttention(nn.Module):
         self.dropout = dropout
         self.resid_drop = Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, cache: tuple | None) -> tuple[torch.Tensor, tuple]:
+    def forward(
+        self, x: torch.Tensor, cache: tuple | None, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, tuple]:
+        """``mask`` (packed batches, no cache): which keys each query may attend to."""
         B, T, C = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
         past = 0
         if cache is not None:
             past = cache[0].shape[2]
             k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
-        mask, causal = None, T > 1 and past == 0
+        causal = mask is None and T > 1 and past == 0
         if T > 1 and past > 0:  # new queries see the cache and the causal part of the new keys
             mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
         y = F.scaled_dot_product_attention(
@@ -63,8 +67,10 @@ class Block(nn.Module):
             Dropout(dropout),
         )
 
-    def forward(self, x: torch.Tensor, cache: tuple | None) -> tuple[torch.Tensor, tuple]:
-        a, cache = self.attn(self.ln1(x), cache)
+    def forward(
+        self, x: torch.Tensor, cache: tuple | None, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, tuple]:
+        a, cache = self.attn(self.ln1(x), cache, mask)
         x = x + a
         return x + self.mlp(self.ln2(x)), cache
 
@@ -74,7 +80,10 @@ class TransformerModule(nn.Module):
 
     ``forward(idx (B, T), cache) -> (logits (B, T, V), cache)``; the cache is one ``(k, v)``
     pair per layer, each ``(B, n_head, t, head_dim)``; cached plus new positions must not
-    exceed ``block_size``.
+    exceed ``block_size``. ``forward(idx, packing=Packing(...))`` reads a packed batch of
+    several texts per row (training only, no cache): positions restart at each text and a
+    slot attends only to earlier slots of its own text, so each text gets the logits it
+    gets alone.
     """
 
     def __init__(
@@ -102,16 +111,26 @@ class TransformerModule(nn.Module):
             elif name.endswith("bias"):
                 nn.init.zeros_(p)
 
-    def forward(self, idx: torch.Tensor, cache: list | None = None) -> tuple[torch.Tensor, list]:
+    def forward(
+        self, idx: torch.Tensor, cache: list | None = None, packing: Packing | None = None
+    ) -> tuple[torch.Tensor, list]:
         past = 0 if cache is None else cache[0][0].shape[2]
         T = idx.shape[1]
         if past + T > self.block_size:
             raise ValueError(f"context of {past + T} ids exceeds block_size={self.block_size}")
-        pos = torch.arange(past, past + T, device=idx.device)
+        mask = None
+        if packing is None:
+            pos = torch.arange(past, past + T, device=idx.device)
+        else:
+            if cache is not None:
+                raise ValueError("a packed batch starts its texts afresh: pass no cache")
+            pos, segments = packing
+            causal = torch.ones(T, T, dtype=torch.bool, device=idx.device).tril()
+            mask = ((segments[:, :, None] == segments[:, None, :]) & causal)[:, None]
         x = self.drop(self.tok(idx) + self.pos(pos))
         new_cache = []
         for i, block in enumerate(self.blocks):
-            x, layer_cache = block(x, None if cache is None else cache[i])
+            x, layer_cache = block(x, None if cache is None else cache[i], mask)
             new_cache.append(layer_cache)
         return self.head(self.ln_f(x)), new_cache
 
@@ -139,6 +158,14 @@ class CharTransformer(NeuralSequenceLM):
         Dropout on embeddings, attention weights and residual branches.
     block_size : int, default=32
         Maximum context (positions learned).
+    pack_documents : bool, default=False
+        Document mode: train on the drawn texts packed several to a row (rows twice as long
+        as the longest text drawn, at most ``block_size``), each text (or its window, for a
+        text longer than ``block_size``) attending only to itself from position 0. The same
+        texts and the same loss as padded batches, in about as many slots as the texts have
+        characters: a step of the ``names`` preset is 1.44 times faster on a 2-core CPU
+        (``benchmarks/packing_speed.py``). The random dropout masks differ, so a fit does
+        not reproduce an unpacked one. No effect in stream mode (its windows are full).
     batch_size, learning_rate, max_steps, warmup_steps : see :class:`charzoo.neural.NeuralMixin`
         Defaults 128, 2e-3, 5000, 200 (cosine schedule).
     stream_sampling : {"random", "adjacent"}, default="random"
@@ -159,16 +186,17 @@ class CharTransformer(NeuralSequenceLM):
     Presets (``CharTransformer.presets``): ``from_preset("shakespeare")``: 4 layers, 4 heads,
     width 128, block 64, batch 32, no dropout, 5000 steps. ``from_preset("names")``: 5
     layers of width 112 (4 heads), ``dropout=0.15``, ``weight_decay=0.1``, an exponential
-    moving average of the weights (``ema_decay=0.999``), ``learning_rate=2.5e-3`` and 8,000
-    steps. Names test NLL 1.918, validation 1.937 (``benchmarks/quality_push.py``); the
-    defaults score test 1.935 (validation 1.958). Two fits of it alone on a shared 2-core
-    machine at two threads took 839 s and 1,021 s (14.0 and 17.0 min) for the same result:
-    that machine's speed varies that much. Dropout goes through
-    :class:`charzoo.layers.Dropout`, whose CPU masks make a step of this preset 1.09 times
-    faster than ``torch.nn.Dropout`` side by side (``benchmarks/dropout_speed.py``). With
-    torch's dropout the preset scored test 1.916 from a fit at one thread (validation 1.934;
-    at two threads the sums run in another order and it reached validation 1.936), and two
-    fits at two threads took 975 s and 953 s. Every configuration tried is in
+    moving average of the weights (``ema_decay=0.999``), ``learning_rate=2.5e-3``, batches
+    of 160 packed names (``pack_documents=True``) and 8,000 steps. Names test NLL 1.913,
+    validation 1.933 (``benchmarks/quality_push.py``); the defaults score test 1.935
+    (validation 1.958). Two fits of it alone on a shared 2-core machine at two threads took
+    716 s and 692 s (11.9 and 11.5 min) for the same result. Packing made this budget room:
+    the same preset with padded batches of 128 took 839 s and 1,021 s for the same result
+    (the machine's speed varies that much) and scored test 1.918; with packed batches of 128
+    it took 591 s and scored validation 1.935 but test 1.922, so the batch grew to 160.
+    Dropout goes through :class:`charzoo.layers.Dropout`, whose CPU masks made a padded step
+    of this preset 1.09 times faster than ``torch.nn.Dropout`` side by side
+    (``benchmarks/dropout_speed.py``). Every configuration tried is in
     ``benchmarks/results/quality_push.md``.
 
     References
@@ -195,6 +223,8 @@ class CharTransformer(NeuralSequenceLM):
             "ema_decay": 0.999,
             "learning_rate": 2.5e-3,
             "max_steps": 8000,
+            "batch_size": 160,
+            "pack_documents": True,
         },
         "shakespeare": {
             "n_layer": 4,
@@ -214,6 +244,7 @@ class CharTransformer(NeuralSequenceLM):
         "n_embd": [PositiveInt],
         "dropout": [Fraction(closed="left")],
         "block_size": [PositiveInt],
+        "pack_documents": ["boolean"],
     }
     _default_overrides: dict = {
         "batch_size": 128,
@@ -230,6 +261,7 @@ class CharTransformer(NeuralSequenceLM):
         n_embd: int = 128,
         dropout: float = 0.1,
         block_size: int = 32,
+        pack_documents: bool = False,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
@@ -238,10 +270,14 @@ class CharTransformer(NeuralSequenceLM):
         self.n_embd = n_embd
         self.dropout = dropout
         self.block_size = block_size
+        self.pack_documents = pack_documents
 
     def _check_params(self) -> None:
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+
+    def _packs_documents(self) -> bool:
+        return self.pack_documents
 
     def _build_module(self) -> TransformerModule:
         return TransformerModule(

@@ -8,11 +8,14 @@ new state::
 The state summarises everything before ``idx``: the hidden state of a recurrent network, the
 running sum of a bag of words, or the key/value cache of a Transformer. A module whose context
 is bounded (the Transformer) sets ``module.block_size`` (inputs plus cached positions never
-exceed it); unbounded modules set it to ``None``. This module supplies, once for all such
-models:
+exceed it); unbounded modules set it to ``None``. A module that can read several texts per
+row also accepts ``module(idx, packing=Packing(positions, segments))`` (the Transformer; its
+estimator's ``_packs_documents()`` turns it on for document-mode training). This module
+supplies, once for all such models:
 
 - padded and masked document batches built from a :class:`~charzoo.data.Corpus` with tensor
-  ops (each text's input starts from the boundary id, its targets end with the end marker);
+  ops (each text's input starts from the boundary id, its targets end with the end marker),
+  or packed ones (several texts per row, placed first fit, longest first);
 - the training task: random documents (document mode), or random windows or consecutive
   ("adjacent") windows with the state carried and detached between steps (truncated
   back-propagation through time, stream mode);
@@ -30,7 +33,7 @@ from charzoo.base import CharLM
 from charzoo.data import Corpus
 from charzoo.neural import NeuralMixin
 from charzoo.params import Options
-from charzoo.sequence.batching import detach_state
+from charzoo.sequence.batching import Packing, detach_state
 from charzoo.sequence.decoding import FullContextDecoder, SequenceDecoder
 from charzoo.sequence.scoring import sequence_nll
 from charzoo.sequence.task import SequenceTask
@@ -38,6 +41,7 @@ from charzoo.sequence.task import SequenceTask
 __all__ = [
     "FullContextDecoder",
     "NeuralSequenceLM",
+    "Packing",
     "SequenceDecoder",
     "SequenceLM",
     "SequenceTask",
@@ -88,14 +92,39 @@ class NeuralSequenceLM(NeuralMixin, SequenceLM):
             return len(train.targets) / (self.batch_size * self._train_length())
         return train.n_texts / self.batch_size
 
+    def _packs_documents(self) -> bool:
+        """Whether document-mode batches are packed several texts to a row (the module then
+        accepts ``packing=``, see :class:`~charzoo.sequence.batching.Packing`)."""
+        return False
+
     def _probe_batch(self, train: Corpus) -> torch.Tensor:
         longest = int(train.lengths.max()) if train.n_texts else 1
         width = max(1, min(self._train_length(), longest))
-        return torch.zeros((self.batch_size, width), dtype=torch.long, device="meta")
+        rows = self.batch_size
+        if self._packs_documents() and train.mode == "document":
+            # packed rows are min(length, 2 * longest drawn) wide; when any two texts fit in
+            # a row, first fit puts at least two in every row but the last
+            if 2 * width <= self._train_length():
+                rows, width = (rows + 1) // 2, 2 * width
+            else:
+                width = self._train_length()
+        return torch.zeros((rows, width), dtype=torch.long, device="meta")
+
+    def _probe_forward(self, module: torch.nn.Module, batch: torch.Tensor) -> object:
+        if not self._packs_documents():
+            return module(batch)
+        positions = torch.arange(batch.shape[1], device=batch.device).expand(batch.shape)
+        return module(batch, packing=Packing(positions, torch.zeros_like(batch)))
 
     def _training_task(
         self, train: Corpus, val: Corpus | None, generator: torch.Generator
     ) -> SequenceTask:
         return SequenceTask(
-            train, val, self.batch_size, self._train_length(), self.stream_sampling, generator
+            train,
+            val,
+            self.batch_size,
+            self._train_length(),
+            self.stream_sampling,
+            generator,
+            pack=self._packs_documents(),
         )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from charzoo.data import Corpus
@@ -70,6 +72,75 @@ def _padded(
     x = torch.where(mask & (inner > 0), previous, BOUNDARY_ID)
     y = torch.where(mask, corpus.targets[pos].long(), _IGNORE)
     return x, y, pos
+
+
+class Packing(NamedTuple):
+    """Layout of a packed batch (several texts per row, see :func:`_packed`): for each slot,
+    its position within its text's window (a text longer than the training length is
+    cropped at a random offset, as in padded batches) and the number of its text (``-1`` in
+    padding), both ``(R, W)`` int64. A module that accepts ``packing=`` restarts positions
+    where a text starts and lets a slot attend only to earlier slots of its own text."""
+
+    positions: torch.Tensor
+    segments: torch.Tensor
+
+
+def _first_fit_decreasing(lengths: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Place texts of ``lengths`` (each at most ``width``) in rows of ``width`` slots, longest
+    first, each in the first row with room. Returns each text's row and column and the number
+    of rows."""
+    rows, cols = np.empty_like(lengths), np.empty_like(lengths)
+    free = np.empty(len(lengths), dtype=np.int64)
+    n_rows = 0
+    for i in np.argsort(-lengths, kind="stable"):
+        fits = np.flatnonzero(free[:n_rows] >= lengths[i])
+        row = int(fits[0]) if len(fits) else n_rows
+        if row == n_rows:
+            free[row], n_rows = width, n_rows + 1
+        rows[i], cols[i] = row, width - free[row]
+        free[row] -= lengths[i]
+    return rows, cols, n_rows
+
+
+def _packed(
+    corpus: Corpus,
+    index: torch.Tensor,
+    offsets: torch.Tensor,
+    starts: torch.Tensor,
+    lengths: np.ndarray,
+    width: int,
+) -> tuple[torch.Tensor, torch.Tensor, Packing]:
+    """Inputs and targets ``(R, width)`` of the texts ``index`` packed several to a row (first
+    fit, longest first), and their :class:`Packing`.
+
+    Text ``i`` contributes ``lengths[i]`` targets (host copy, each at most ``width``) from
+    ``offsets[i]`` on; its first input is the boundary id when it starts at the text's start,
+    as in :func:`_padded`. Slots after the last text of a row are padding (input the boundary
+    id, target -100). The same texts as a padded batch, in about as many slots as they have
+    targets instead of ``len(index)`` times the longest.
+    """
+    rows, cols, n_rows = _first_fit_decreasing(lengths, width)
+    text = np.repeat(np.arange(len(lengths)), lengths)
+    step = np.arange(len(text)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    slot = rows[text] * width + cols[text] + step
+    device = index.device
+    text, step, slot = (
+        torch.from_numpy(a).to(device, non_blocking=True) for a in (text, step, slot)
+    )
+    inner = offsets[text] + step
+    pos = starts[index[text]] + inner
+    previous = corpus.targets[(pos - 1).clamp(min=0)].long()
+    size = n_rows * width
+    x = torch.full((size,), BOUNDARY_ID, dtype=torch.long, device=device)
+    x[slot] = torch.where(inner > 0, previous, BOUNDARY_ID)
+    y = torch.full((size,), _IGNORE, dtype=torch.long, device=device)
+    y[slot] = corpus.targets[pos].long()
+    positions = torch.zeros(size, dtype=torch.long, device=device)
+    positions[slot] = step
+    segments = torch.full((size,), -1, dtype=torch.long, device=device)
+    segments[slot] = text
+    shape = (n_rows, width)
+    return x.view(shape), y.view(shape), Packing(positions.view(shape), segments.view(shape))
 
 
 def _chunks(n_items: int, sizes: torch.Tensor, budget: int) -> Iterator[slice]:

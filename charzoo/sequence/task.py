@@ -12,8 +12,10 @@ from charzoo.sequence.batching import (
     _EVAL_SEGMENT,
     _EVAL_TOKENS,
     _IGNORE,
+    Packing,
     _block_size,
     _inputs_at,
+    _packed,
     _padded,
     detach_state,
 )
@@ -39,7 +41,10 @@ class SequenceTask:
 
     Document mode draws ``batch_size`` random texts as one padded, masked batch (a text longer
     than ``length`` — the Transformer's ``block_size``, the recurrent models' ``seq_length`` —
-    is cropped at a random offset). Stream mode draws
+    is cropped at a random offset). With ``pack=True`` the drawn texts are packed several to
+    a row (:func:`~charzoo.sequence.batching._packed`, rows twice as long as the longest text
+    drawn, at most ``length``) and the module is called with ``packing=``: the same texts
+    and the same loss in fewer slots. Stream mode draws
     windows of ``length`` ids: ``"random"`` windows start anywhere; ``"adjacent"`` windows
     split the stream into ``batch_size`` rows that each continue where they stopped, with
     the state carried and detached between steps (truncated BPTT; bounded modules restart
@@ -54,8 +59,10 @@ class SequenceTask:
         length: int,
         stream_sampling: str,
         generator: torch.Generator,
+        pack: bool = False,
     ) -> None:
         self.train, self.batch_size, self.generator = train, batch_size, generator
+        self.pack = pack
         self.val = _validation_view(val) if val is not None and len(val.targets) else None
         self.length = length
         self.sampling = stream_sampling
@@ -93,17 +100,23 @@ class SequenceTask:
         if self.rows is not None:
             self.data_rows = self.rows[0].to(device)
 
-    def _document_batch(self, module: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    def _document_batch(
+        self, module: torch.nn.Module
+    ) -> tuple[torch.Tensor, torch.Tensor, Packing | None]:
         index = torch.randint(self.train.n_texts, (self.batch_size,), generator=self.generator)
         crop = self.length  # longer texts: a random window (truncated BPTT for recurrent models)
         excess = (self.train.lengths[index] - crop).clamp(min=0)
         offsets = (torch.rand(len(index), generator=self.generator) * (excess + 1)).long()
         offsets, index = shard(offsets), shard(index)  # this rank's part when data-parallel
         # the batch width from the host copies of the draws (numpy: no device read)
-        width = max(1, int((self.host_lengths[index.numpy()] - offsets.numpy()).max()))
+        lengths = (self.host_lengths[index.numpy()] - offsets.numpy()).clip(max=crop)
+        longest = max(1, int(lengths.max()))
         index, offsets = (t.to(self.device, non_blocking=True) for t in (index, offsets))
-        x, y, _ = _padded(self.data, index, offsets, self.data_starts, width)
-        return x[:, :crop], y[:, :crop]
+        if self.pack:
+            width = min(crop, 2 * longest)
+            return _packed(self.data, index, offsets, self.data_starts, lengths, width)
+        x, y, _ = _padded(self.data, index, offsets, self.data_starts, longest)
+        return x, y, None
 
     def _random_windows(self) -> tuple[torch.Tensor, torch.Tensor]:
         high = len(self.train.targets) - self.length + 1
@@ -126,15 +139,18 @@ class SequenceTask:
     def train_loss(self, module: torch.nn.Module) -> torch.Tensor:
         device = module_device(module)
         self._place(device)
-        state = None
+        state, packing = None, None
         if self.train.mode == "document":
-            x, y = self._document_batch(module)
+            x, y, packing = self._document_batch(module)
         elif self.sampling == "random":
             x, y = self._random_windows()
         else:
             x, y = self._adjacent_windows()
             state = None if _block_size(module) else self.state
-        logits, new_state = module(x.to(device), state)
+        if packing is None:
+            logits, new_state = module(x.to(device), state)
+        else:
+            logits, new_state = module(x, state, packing=packing)
         if self.train.mode == "stream" and self.sampling == "adjacent":
             self.state = detach_state(new_state)
         return F.cross_entropy(
