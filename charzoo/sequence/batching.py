@@ -47,6 +47,13 @@ def _inputs_at(
     return prev.masked_fill_(starts[text] == pos, BOUNDARY_ID)
 
 
+def _text_inputs(corpus: Corpus, pos: torch.Tensor, inner: torch.Tensor) -> torch.Tensor:
+    """Input ids (int64) at flat target positions ``pos`` that lie ``inner`` targets into
+    their text: the previous target, or the boundary id at a text's first target."""
+    previous = corpus.targets[(pos - 1).clamp(min=0)].long()
+    return torch.where(inner > 0, previous, BOUNDARY_ID)
+
+
 def _padded(
     corpus: Corpus,
     index: torch.Tensor,
@@ -68,8 +75,7 @@ def _padded(
     pos = starts[index][:, None] + inner
     mask = steps < lengths[:, None]
     pos = torch.where(mask, pos, 0)
-    previous = corpus.targets[(pos - 1).clamp(min=0)].long()
-    x = torch.where(mask & (inner > 0), previous, BOUNDARY_ID)
+    x = torch.where(mask, _text_inputs(corpus, pos, inner), BOUNDARY_ID)
     y = torch.where(mask, corpus.targets[pos].long(), _IGNORE)
     return x, y, pos
 
@@ -129,10 +135,9 @@ def _packed(
     )
     inner = offsets[text] + step
     pos = starts[index[text]] + inner
-    previous = corpus.targets[(pos - 1).clamp(min=0)].long()
     size = n_rows * width
     x = torch.full((size,), BOUNDARY_ID, dtype=torch.long, device=device)
-    x[slot] = torch.where(inner > 0, previous, BOUNDARY_ID)
+    x[slot] = _text_inputs(corpus, pos, inner)
     y = torch.full((size,), _IGNORE, dtype=torch.long, device=device)
     y[slot] = corpus.targets[pos].long()
     positions = torch.zeros(size, dtype=torch.long, device=device)
