@@ -20,7 +20,7 @@ from charzoo.cli import main
 from charzoo.cli.inputs import members_from_specs
 from charzoo.datasets import load_names, train_val_test_split
 from charzoo.metrics import perplexity_scorer
-from charzoo.models.mixing import em_weights
+from charzoo.models._mixing import em_weights
 from charzoo.models.mixture import CharMixture
 from charzoo.testing import parametrize_with_checks
 

@@ -13,7 +13,7 @@ import torch
 from charzoo import CharBigram, CharNGram, load
 from charzoo.data import encode_corpus
 from charzoo.datasets import load_python_source
-from charzoo.models.ngram_counting import count_ngrams, layout
+from charzoo.models._ngram_counting import count_ngrams, layout
 from charzoo.tokenizer import CharTokenizer
 from charzoo.window import window_nll
 
@@ -145,7 +145,7 @@ def test_ranked_orders_equal_packed_orders(
 ):
     """Orders whose packed keys would overflow are keyed by context ranks (trie style): force
     them from order 3 up and compare with packed keys."""
-    import charzoo.models.ngram_counting as counting
+    import charzoo.models._ngram_counting as counting
 
     train, test = small_names
     if mode == "stream":

@@ -259,3 +259,11 @@ def test_misspelled_hook_is_a_plugin_failure_naming_the_plugin(site, tmp_path, m
         for module in ("czfake_typo", "czfake_later"):
             sys.modules.pop(module, None)
         reload_plugins()
+
+
+def test_builtin_plugins_are_the_modules_that_register_models():
+    # helper modules (``_``-prefixed, e.g. the n-gram table, the mixture's mathematics) are
+    # not plugins: every built-in plugin listed registers at least one model
+    builtins = [p for p in list_plugins() if p.builtin]
+    assert builtins and all(p.models for p in builtins), [p.name for p in builtins if not p.models]
+    assert not any(p.name.rsplit(".", 1)[-1].startswith("_") for p in builtins)

@@ -24,8 +24,8 @@ from sklearn.utils import Bunch
 from charzoo.base import CharLM
 from charzoo.data import Corpus, check_texts, encode_corpus, resolve_mode
 from charzoo.hookspecs import hookimpl
-from charzoo.models.ensemble import MembersMixin, check_members, fit_member
-from charzoo.models.mixing import CompactMixtureDecoder, MixtureDecoder, MixtureModule, em_weights
+from charzoo.models._ensemble import MembersMixin, check_members, fit_member
+from charzoo.models._mixing import CompactMixtureDecoder, MixtureDecoder, MixtureModule, em_weights
 from charzoo.params import Fraction, Options
 from charzoo.tokenizer import CharTokenizer
 from charzoo.utils import seed_from

@@ -2,11 +2,11 @@
 
 Every n-gram is one int64 key (its ids as digits in base ``vocab_size`` or, for orders whose
 digits would overflow, the rank of its context among the n-grams of the order below and its
-last id; see :mod:`charzoo.models.ngram_counting`), so fitting is chunked numpy sorting and
+last id; see :mod:`charzoo.models._ngram_counting`), so fitting is chunked numpy sorting and
 scoring one sorted search per order and table: memory is proportional to the corpus in its
 smallest dtype plus the distinct n-grams. The one exception is bounded: orders whose key space
 ``vocab_size ** k`` has at most 2**21 entries also get dense lookup tables (built on first use,
-see :class:`~charzoo.models.ngram_table.NGramTable`), never ``vocab_size ** order`` beyond that.
+see :class:`~charzoo.models._ngram_table.NGramTable`), never ``vocab_size ** order`` beyond that.
 """
 
 from __future__ import annotations
@@ -16,19 +16,19 @@ import torch
 
 from charzoo.data import Corpus
 from charzoo.hookspecs import hookimpl
-from charzoo.models.ngram_counting import (
+from charzoo.models._ngram_counting import (
     context_ranks,
     count_ngrams,
     layout,
     packed_orders,
     rolling_keys,
 )
-from charzoo.models.ngram_table import NGramTable, log_prob_numpy
+from charzoo.models._ngram_table import NGramTable, log_prob_numpy
 from charzoo.params import Fraction, NonNegativeFloat, NonNegativeInt, Options, PositiveInt
 from charzoo.utils import module_device
 from charzoo.window import WindowLM
 
-__all__ = ["CharNGram", "NGramTable"]  # NGramTable: re-exported from ngram_table
+__all__ = ["CharNGram", "NGramTable"]  # NGramTable: re-exported from _ngram_table
 
 SMOOTHINGS = ("kneser_ney", "witten_bell", "add_k")
 _SCORE_CHUNK = 1 << 18  # corpus positions scored together

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from charzoo.models.ngram_counting import context_ranks, packed_orders
+from charzoo.models._ngram_counting import context_ranks, packed_orders
 
 __all__ = ["DENSE_LIMIT", "NGramTable", "log_prob_numpy"]
 
