@@ -27,11 +27,11 @@ from charzoo.utils import ACTIVATION_FLOATS, module_device, widest
 
 __all__ = ["NeuralWindowLM", "WindowLM", "window_nll"]
 
-_SCORE_CHUNK = 4096  # windows per forward pass: larger chunks fall out of the CPU caches
+_WINDOWS_PER_FORWARD = 4096  # windows per forward pass: larger chunks fall out of the CPU caches
 _DISTINCT_CHUNK = 65536  # windows searched together for repeated (context, target) pairs
 # validation targets per evaluation during training: the first ones of the validation corpus
 # (all of them for names and tiny-shakespeare; a bounded cost on a 100 MB stream)
-_EVAL_TOKENS = 131072
+_WINDOW_EVAL_TARGETS = 131072
 _GATHER_IDS = 2**22  # at most this many context ids gathered at once (32 MB): huge block_size
 
 
@@ -58,7 +58,7 @@ def window_nll(module: torch.nn.Module, data: WindowData) -> torch.Tensor:
         nll = torch.empty(len(pairs), dtype=torch.float32)
         # a huge n_embd/n_hidden: fewer windows per forward pass
         wide = ACTIVATION_FLOATS // (widest(module) * max(1, data.block_size))
-        step = max(1, min(_SCORE_CHUNK, rows, wide))
+        step = max(1, min(_WINDOWS_PER_FORWARD, rows, wide))
         for first in range(0, len(pairs), step):
             chunk = pairs[first : first + step].to(device)
             logits = module(chunk[:, :-1]).float()
@@ -112,7 +112,7 @@ class WindowDecoder:
 class WindowTask:
     """Training task: random minibatches of (context, next id) pairs from all windows.
 
-    Each evaluation scores at most the first ``_EVAL_TOKENS`` (131,072) validation targets,
+    Each evaluation scores at most the first ``_WINDOW_EVAL_TARGETS`` (131,072) validation targets,
     so its cost does not grow with the corpus.
     """
 
@@ -178,7 +178,7 @@ class NeuralWindowLM(NeuralMixin, WindowLM):
     ) -> WindowTask:
         return WindowTask(
             self._window_data(train),
-            self._window_data(val.head(_EVAL_TOKENS)) if val is not None else None,
+            self._window_data(val.head(_WINDOW_EVAL_TARGETS)) if val is not None else None,
             self.batch_size,
             generator,
         )

@@ -138,8 +138,8 @@ def test_encoded_corpus_errors(tmp_path, source_text):
 
 
 def test_validation_cost_is_bounded(source_text):
-    from charzoo.sequence.batching import _EVAL_TOKENS as SEQ_BUDGET
-    from charzoo.window import _EVAL_TOKENS as WINDOW_BUDGET
+    from charzoo.sequence.batching import _SEQUENCE_EVAL_TARGETS as SEQ_BUDGET
+    from charzoo.window import _WINDOW_EVAL_TARGETS as WINDOW_BUDGET
 
     big = source_text * (1 + 2 * WINDOW_BUDGET // len(source_text))
     model = CharMLP(block_size=3, max_steps=1, random_state=0).fit([source_text])

@@ -136,11 +136,11 @@ def test_stream_score_carries_state_over_the_whole_text(shakespeare_text):
     )
     from charzoo.sequence import scoring as seq  # where the chunk size is read
 
-    old, seq._SCORE_CHUNK = seq._SCORE_CHUNK, 100  # force many chunks with carried state
+    old, seq._STATE_CHUNK_STEPS = seq._STATE_CHUNK_STEPS, 100  # many chunks carrying state
     try:
         got = sequence_nll(model.module_, corpus)
     finally:
-        seq._SCORE_CHUNK = old
+        seq._STATE_CHUNK_STEPS = old
     assert torch.allclose(got, expected, atol=1e-4)
 
 

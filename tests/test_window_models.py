@@ -121,7 +121,7 @@ def test_scoring_repeated_windows_once_matches_every_window(make, small_names, m
         expected = torch.nn.functional.cross_entropy(logits, y, reduction="none")
     assert len(torch.unique(torch.cat([x, y[:, None]], 1), dim=0)) < 0.9 * len(x)  # repeats
     monkeypatch.setattr(window, "_DISTINCT_CHUNK", 1000)
-    monkeypatch.setattr(window, "_SCORE_CHUNK", 64)
+    monkeypatch.setattr(window, "_WINDOWS_PER_FORWARD", 64)
     torch.testing.assert_close(window.window_nll(model.module_, data), expected)
 
 

@@ -24,6 +24,8 @@ import math
 import numpy as np
 import torch
 
+from charzoo.data import id_dtype
+
 __all__ = [
     "CHUNK",
     "KEY_BITS",
@@ -38,14 +40,6 @@ __all__ = [
 
 CHUNK = 1 << 22  # positions per chunk: ~32 MB of int64 keys
 KEY_BITS = 62  # packed keys stay below 2 ** 62 (int64 with room for key * vocab + id)
-
-
-def id_dtype(vocab: int) -> np.dtype:
-    """Smallest unsigned dtype holding ids ``0 .. vocab - 1``."""
-    for dtype in (np.uint8, np.uint16, np.uint32):
-        if vocab <= np.iinfo(dtype).max + 1:
-            return np.dtype(dtype)
-    return np.dtype(np.int64)
 
 
 def layout(

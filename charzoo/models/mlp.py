@@ -79,9 +79,8 @@ class CharMLP(NeuralWindowLM):
     scaled down by 10, so the initial loss is close to ln(vocab_size).
     The documented preset for names is ``CharMLP.from_preset("names")``: block 8, BatchNorm,
     107k parameters, an exponential moving average of the weights (``ema_decay=0.999``) and
-    8,000 steps; names test NLL 1.997 in a 48 s fit on one thread (validation 2.015; without
-    the average and with 12,000 steps, validation 2.042). Every configuration tried is in
-    ``benchmarks/results/quality_push.md``.
+    8,000 steps. Measured quality and fit time: ``docs/zoo.md``; every configuration tried
+    is in ``benchmarks/results/quality_push.md``.
 
     References
     ----------

@@ -31,7 +31,7 @@ from charzoo.window import WindowLM
 __all__ = ["CharNGram", "NGramTable"]  # NGramTable: re-exported from _ngram_table
 
 SMOOTHINGS = ("kneser_ney", "witten_bell", "add_k")
-_SCORE_CHUNK = 1 << 18  # corpus positions scored together
+_POSITIONS_PER_LOOKUP = 1 << 18  # corpus positions scored together
 _FALLBACK_DISCOUNTS = np.array([0.5, 1.0, 1.5])  # KenLM's defaults for --discount_fallback
 
 
@@ -221,8 +221,8 @@ class CharNGram(WindowLM):
         device = module_device(module)
         out = []
         with torch.no_grad():
-            for start in range(pad, len(flat), _SCORE_CHUNK):
-                stop = min(start + _SCORE_CHUNK, len(flat))
+            for start in range(pad, len(flat), _POSITIONS_PER_LOOKUP):
+                stop = min(start + _POSITIONS_PER_LOOKUP, len(flat))
                 select = flat[start:stop] != 0 if is_target is None else is_target[start:stop]
                 target = flat[start:stop][select].astype(np.int64)
                 ctx_keys = [np.zeros_like(target)]

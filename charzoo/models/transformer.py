@@ -163,9 +163,9 @@ class CharTransformer(NeuralSequenceLM):
         as the longest text drawn, at most ``block_size``), each text (or its window, for a
         text longer than ``block_size``) attending only to itself from position 0. The same
         texts and the same loss as padded batches, in about as many slots as the texts have
-        characters: a step of the ``names`` preset is 1.44 times faster on a 2-core CPU
-        (``benchmarks/packing_speed.py``). The random dropout masks differ, so a fit does
-        not reproduce an unpacked one. No effect in stream mode (its windows are full).
+        characters, so a step is faster (``benchmarks/results/packing_speed.jsonl``). The
+        random dropout masks differ, so a fit does not reproduce an unpacked one. No effect
+        in stream mode (its windows are full).
     batch_size, learning_rate, max_steps, warmup_steps : see :class:`charzoo.neural.NeuralMixin`
         Defaults 128, 2e-3, 5000, 200 (cosine schedule).
     stream_sampling : {"random", "adjacent"}, default="random"
@@ -187,17 +187,9 @@ class CharTransformer(NeuralSequenceLM):
     width 128, block 64, batch 32, no dropout, 5000 steps. ``from_preset("names")``: 5
     layers of width 112 (4 heads), ``dropout=0.15``, ``weight_decay=0.1``, an exponential
     moving average of the weights (``ema_decay=0.999``), ``learning_rate=2.5e-3``, batches
-    of 160 packed names (``pack_documents=True``) and 8,000 steps. Names test NLL 1.913,
-    validation 1.933 (``benchmarks/quality_push.py``); the defaults score test 1.935
-    (validation 1.958). Two fits of it alone on a shared 2-core machine at two threads took
-    716 s and 692 s (11.9 and 11.5 min) for the same result. Packing made this budget room:
-    the same preset with padded batches of 128 took 839 s and 1,021 s for the same result
-    (the machine's speed varies that much) and scored test 1.918; with packed batches of 128
-    it took 591 s and scored validation 1.935 but test 1.922, so the batch grew to 160.
-    Dropout goes through :class:`charzoo.layers.Dropout`, whose CPU masks made a padded step
-    of this preset 1.09 times faster than ``torch.nn.Dropout`` side by side
-    (``benchmarks/dropout_speed.py``). Every configuration tried is in
-    ``benchmarks/results/quality_push.md``.
+    of 160 packed names (``pack_documents=True``) and 8,000 steps. Measured quality and fit
+    times: ``docs/zoo.md`` and ``benchmarks/results/quality_push.md`` (every configuration
+    tried).
 
     References
     ----------

@@ -85,11 +85,8 @@ class CharWaveNet(NeuralWindowLM):
     -----
     The documented preset for names is ``CharWaveNet.from_preset("names")``: block 8,
     ``n_hidden=256``, ``dropout=0.05``, batch 128, an exponential moving average of the
-    weights (``ema_decay=0.999``), 20,000 steps; names test NLL 1.966 (validation 1.981) in a
-    295 s fit on one thread (1.964 with ``torch.nn.Dropout``'s masks, before
-    :class:`charzoo.layers.Dropout`). Without the dropout it scored 1.980 (validation
-    1.996); the first preset (``n_hidden=128``, batch 32, 64,000 steps, no average) scored
-    1.987. Every configuration tried is in ``benchmarks/results/quality_push.md``.
+    weights (``ema_decay=0.999``), 20,000 steps. Measured quality and fit time:
+    ``docs/zoo.md``; every configuration tried is in ``benchmarks/results/quality_push.md``.
 
     References
     ----------

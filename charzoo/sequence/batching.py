@@ -14,8 +14,8 @@ from charzoo.tokenizer import BOUNDARY_ID
 # ids per scoring forward pass: small enough for the activations to stay in cache (65536
 # ran 2-2.5x slower than 4096 for the GRU, RNN, BoW and Transformer on CPU, see benchmarks/speed.py)
 _SCORE_TOKENS = 4096
-_SCORE_CHUNK = 1024  # time steps per forward pass when a long text carries its state
-_EVAL_TOKENS = 32768  # validation targets per evaluation during training
+_STATE_CHUNK_STEPS = 1024  # time steps per forward pass when a long text carries its state
+_SEQUENCE_EVAL_TARGETS = 32768  # validation targets per evaluation during training
 _EVAL_SEGMENT = 2048  # stream validation is scored in pieces of this length side by side
 _IGNORE = -100
 

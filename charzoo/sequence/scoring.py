@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from charzoo.data import Corpus
 from charzoo.sequence.batching import (
     _IGNORE,
-    _SCORE_CHUNK,
     _SCORE_TOKENS,
+    _STATE_CHUNK_STEPS,
     _block_size,
     _chunks,
     _padded,
@@ -41,12 +41,12 @@ def sequence_nll(module: torch.nn.Module, corpus: Corpus) -> torch.Tensor:
     for part in _chunks(len(short), corpus.lengths[short], tokens):
         x, y, pos = _padded(corpus, short[part])
         state = None
-        for t in range(0, x.shape[1], _SCORE_CHUNK):
-            logits, state = module(x[:, t : t + _SCORE_CHUNK].to(device), state)
-            yc = y[:, t : t + _SCORE_CHUNK].to(device)
+        for t in range(0, x.shape[1], _STATE_CHUNK_STEPS):
+            logits, state = module(x[:, t : t + _STATE_CHUNK_STEPS].to(device), state)
+            yc = y[:, t : t + _STATE_CHUNK_STEPS].to(device)
             nll = F.cross_entropy(logits.float().transpose(1, 2), yc, reduction="none").cpu()
             keep = yc.cpu() != _IGNORE
-            out[pos[:, t : t + _SCORE_CHUNK][keep]] = nll[keep]
+            out[pos[:, t : t + _STATE_CHUNK_STEPS][keep]] = nll[keep]
     for text in long.tolist():
         _score_windows(module, corpus, text, block, out)
     return out

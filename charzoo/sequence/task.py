@@ -10,8 +10,8 @@ from charzoo.data import Corpus
 from charzoo.distributed import shard
 from charzoo.sequence.batching import (
     _EVAL_SEGMENT,
-    _EVAL_TOKENS,
     _IGNORE,
+    _SEQUENCE_EVAL_TARGETS,
     Packing,
     _block_size,
     _inputs_at,
@@ -24,10 +24,10 @@ from charzoo.utils import module_device
 
 
 def _validation_view(corpus: Corpus) -> Corpus:
-    """At most ``_EVAL_TOKENS`` targets of a validation corpus, for cheap evaluation during
-    training. A stream is cut into ``_EVAL_SEGMENT``-long pieces scored side by side (each
+    """At most ``_SEQUENCE_EVAL_TARGETS`` targets of a validation corpus, for cheap evaluation
+    during training. A stream is cut into ``_EVAL_SEGMENT``-long pieces scored side by side (each
     restarting from the boundary id) instead of one long sequential pass."""
-    n = min(len(corpus.targets), _EVAL_TOKENS)
+    n = min(len(corpus.targets), _SEQUENCE_EVAL_TARGETS)
     if corpus.mode == "stream":
         lengths = torch.full((n // _EVAL_SEGMENT,), _EVAL_SEGMENT, dtype=torch.long)
         if n % _EVAL_SEGMENT:
