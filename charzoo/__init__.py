@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from charzoo._version import __version__
 
-# public name -> module that defines it (imported on first access)
+# public name -> module that defines it (imported on first access): every public name of the
+# package is a key here
 _LAZY = {
     "CharBigram": "charzoo.models.bigram",
     "CharBoW": "charzoo.models.bow",
@@ -55,36 +56,9 @@ _SUBMODULES = {
     "registry", "sampler", "sequence", "testing", "tokenizer", "training", "utils", "window",
 }  # fmt: skip
 
-__all__ = [
-    "CharBigram",
-    "CharBoW",
-    "CharGRU",
-    "CharLM",
-    "CharLSTM",
-    "CharMLP",
-    "CharMixture",
-    "CharNGram",
-    "CharNeuralBigram",
-    "CharRNN",
-    "CharTokenizer",
-    "CharTransformer",
-    "CharWaveNet",
-    "LRFindResult",
-    "ModelFileError",
-    "PluginWarning",
-    "TrainingDivergedWarning",
-    "create_model",
-    "get_model_class",
-    "hookimpl",
-    "list_models",
-    "list_plugins",
-    "list_pretrained",
-    "load",
-    "lr_find",
-    "model_info",
-    "pretrained",
-    "__version__",
-]
+# the one list of public names: the lazy table above (the TYPE_CHECKING imports below mirror it
+# for static analysers; tests/test_core_api.py checks that they agree)
+__all__ = [*_LAZY, "__version__"]
 
 
 def __getattr__(name: str) -> object:

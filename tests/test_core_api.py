@@ -214,3 +214,25 @@ def test_diverging_training_restores_finite_weights(small_names, tmp_path):
     assert model.stop_reason_ == "diverged" and model.n_steps_ < 200
     assert np.isfinite(model.score(test))
     model.save(tmp_path / "ok.cz")  # the restored weights are finite, so saving works
+
+
+def test_public_names_come_from_one_list():
+    """``__all__`` is the lazy table's keys, and the static imports name the same objects."""
+    import ast
+    from pathlib import Path
+
+    import charzoo
+
+    source = Path(charzoo.__file__).read_text(encoding="utf-8")
+    static: dict[str, str] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            for imp in ast.walk(node):
+                if isinstance(imp, ast.ImportFrom):
+                    for alias in imp.names:
+                        static[alias.asname or alias.name] = imp.module
+    lazy = {name: charzoo._LAZY[name] for name in charzoo._LAZY}
+    assert static == lazy
+    assert sorted(charzoo.__all__) == sorted([*lazy, "__version__"])
+    for name in lazy:
+        assert getattr(charzoo, name) is not None
