@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 FORMAT = "charzoo"
-FORMAT_VERSION = 2  # 2: the checksum covers the whole payload (1: the tensors only)
+FORMAT_VERSION = 2  # the checksum covers the whole payload
 FITTED_ATTRIBUTES = (
     "mode_",
     "max_text_length_",
@@ -135,13 +135,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def tensor_checksum(state: dict[str, torch.Tensor]) -> str:
-    """Format 1: SHA-256 of the tensors (names, dtypes, shapes and bytes) only."""
-    digest = hashlib.sha256()
-    _hash_tensors(digest, state)
-    return digest.hexdigest()
-
-
 def _hash_tensors(digest, state: dict[str, torch.Tensor]) -> None:
     for key in sorted(state):
         tensor = state[key]
@@ -209,8 +202,11 @@ def read_payload(path: Path) -> dict:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(f"cannot load {path}: not a charzoo model file")
     version = payload.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ModelFileError(f"cannot load {path}: corrupted (invalid format_version)")
+    if isinstance(version, bool) or not isinstance(version, int) or version < FORMAT_VERSION:
+        raise ModelFileError(
+            f"cannot load {path}: corrupted (format_version {version!r}; charzoo writes "
+            f"format {FORMAT_VERSION})"
+        )
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"cannot load {path}: written by charzoo {payload.get('charzoo_version')} in file "
@@ -226,7 +222,7 @@ def read_payload(path: Path) -> dict:
         if not isinstance(payload.get(key), str):
             raise ModelFileError(f"cannot load {path}: corrupted (field {key!r} is missing)")
     try:
-        expected = tensor_checksum(state) if version == 1 else checksum(payload)
+        expected = checksum(payload)
     except (TypeError, ValueError, RuntimeError):
         expected = None
     if payload.get("checksum") != expected:

@@ -184,11 +184,6 @@ class NeuralMixin:
         self.precision = precision
         self.compile = compile
 
-    # a model pickled before these parameters existed unpickles with their defaults
-    precision = "auto"
-    compile = False
-    ema_decay = None
-
     def _training_task(
         self, train: Corpus, val: Corpus | None, generator: torch.Generator
     ) -> TrainingTask:

@@ -20,8 +20,7 @@ object other than tensors and plain containers, and finds the class through the 
 It then verifies the file as a whole before building anything:
 
 - the checksum covers the format version, the hyperparameters, the tokenizer, the fitted
-  attributes and the tensors (format 1 files, written by charzoo before this change, carry a
-  checksum of the tensors only and are verified with it);
+  attributes and the tensors;
 - the hyperparameters must pass the class's own constraints (as at ``fit``);
 - the fitted attributes must be the ones charzoo writes (an allow-list, each with a type and a
   plausible range), so a key can never shadow a method;

@@ -8,10 +8,9 @@ with ``charzoo models --presets``.
 
 from __future__ import annotations
 
-import warnings
 from typing import ClassVar
 
-__all__ = ["DeprecatedPreset", "PresetsMixin"]
+__all__ = ["PresetsMixin"]
 
 
 class PresetsMixin:
@@ -40,24 +39,3 @@ class PresetsMixin:
             known = ", ".join(sorted(cls.presets)) or "none"
             raise ValueError(f"{cls.__name__} has no preset {name!r}; its presets: {known}")
         return cls(**{**cls.presets[name], **params})
-
-
-class DeprecatedPreset:
-    """A class attribute that returns ``presets[name]`` with a ``FutureWarning`` (the old
-    ``ZOO_PRESET`` dicts, kept for one release)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __set_name__(self, owner: type, attribute: str) -> None:
-        self.attribute = attribute
-
-    def __get__(self, instance: object, owner: type) -> dict:
-        warnings.warn(
-            f"{owner.__name__}.{self.attribute} is deprecated and will be removed in the next "
-            f"release; use {owner.__name__}.presets[{self.name!r}] or "
-            f"{owner.__name__}.from_preset({self.name!r})",
-            FutureWarning,
-            stacklevel=2,
-        )
-        return dict(owner.presets[self.name])

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import sys
-import warnings
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
@@ -23,9 +22,6 @@ sys.path.insert(0, str(DOCS / "_ext"))
 import gen_results  # noqa: E402
 
 import charzoo  # noqa: E402
-
-# autodoc reads every class attribute, the deprecated ZOO_PRESET aliases included
-warnings.filterwarnings("ignore", message=r".*\.ZOO_PRESET is deprecated", category=FutureWarning)
 
 project = "charzoo"
 author = "charzoo developers"

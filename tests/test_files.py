@@ -209,13 +209,13 @@ def _payload(path):
     return torch.load(path, weights_only=True)
 
 
-def _as_format_1(payload, path):
-    """A file as the format-1 writer made it: the checksum covers the tensors only."""
-    from charzoo.model_file import tensor_checksum
+def _resealed(payload, path):
+    """An edited payload saved with a valid checksum, so that only field validation can
+    refuse it (as a file crafted by someone who knows the format)."""
+    from charzoo.model_file import checksum
 
     payload = {k: v for k, v in payload.items() if k != "checksum"}
-    payload["format_version"] = 1
-    payload["checksum"] = tensor_checksum(payload["state_dict"])
+    payload["checksum"] = checksum(payload)
     torch.save(payload, path)
 
 
@@ -243,9 +243,12 @@ def test_checksum_covers_tokenizer_params_and_fitted(saved_mlp, tmp_path):
             load(tmp_path / "edited.cz")
 
 
-def test_format_1_files_still_load(saved_mlp, tmp_path):
-    _as_format_1(_payload(saved_mlp), tmp_path / "v1.cz")
-    assert load(tmp_path / "v1.cz").score(["emma"]) == load(saved_mlp).score(["emma"])
+def test_older_format_versions_are_refused(saved_mlp, tmp_path):
+    payload = _payload(saved_mlp)
+    payload["format_version"] = 1
+    _resealed(payload, tmp_path / "v1.cz")
+    with pytest.raises(ModelFileError, match=r"format_version 1; charzoo writes format 2"):
+        load(tmp_path / "v1.cz")
 
 
 @pytest.mark.parametrize(
@@ -261,14 +264,14 @@ def test_format_1_files_still_load(saved_mlp, tmp_path):
         ("tokenizer", lambda d: d["chars"].reverse(), "not sorted distinct"),
     ],
 )
-def test_format_1_fields_are_validated(saved_mlp, tmp_path, field, edit, match):
+def test_resealed_fields_are_validated(saved_mlp, tmp_path, field, edit, match):
     import json
 
     payload = _payload(saved_mlp)
     data = json.loads(payload[field])
     edit(data)
     payload[field] = json.dumps(data)
-    _as_format_1(payload, tmp_path / "bad.cz")
+    _resealed(payload, tmp_path / "bad.cz")
     with pytest.raises(ModelFileError, match=match):
         load(tmp_path / "bad.cz")
 
@@ -279,7 +282,7 @@ def test_non_finite_weights_are_refused(saved_mlp, tmp_path, value):
     weight = payload["state_dict"]["embedding.weight"].clone()
     weight[0, 0] = value
     payload["state_dict"]["embedding.weight"] = weight
-    _as_format_1(payload, tmp_path / "nan.cz")
+    _resealed(payload, tmp_path / "nan.cz")
     with pytest.raises(ModelFileError, match=r"embedding.weight holds non-finite"):
         load(tmp_path / "nan.cz")
 

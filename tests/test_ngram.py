@@ -287,8 +287,9 @@ def test_prune_drops_rare_high_order_ngrams(names_split):
 
 # ---------------------------------------------------------------------------------- files
 def test_file_written_by_the_landed_version_loads_and_scores_as_it_did():
-    """tests/data/ngram_landed_e9e60af.cz was saved by charzoo e9e60af (before the start
-    symbol fix): it loads and reproduces the scores that version gave."""
+    """tests/data/ngram_landed_e9e60af.cz holds the tables charzoo e9e60af saved (before the
+    start symbol fix; resealed in file format 2): it loads and reproduces the scores that
+    version gave."""
     expected = json.loads((DATA / "ngram_landed_e9e60af.json").read_text())
     model = load(DATA / "ngram_landed_e9e60af.cz")
     np.testing.assert_allclose(

@@ -38,15 +38,6 @@ def test_preset_overrides_apply_last():
     assert model.n_hidden == 7 and model.batch_norm is preset["batch_norm"]
 
 
-@pytest.mark.parametrize("cls", [charzoo.CharMLP, charzoo.CharWaveNet], ids=lambda c: c.__name__)
-def test_zoo_preset_is_a_deprecated_alias(cls):
-    with pytest.warns(FutureWarning, match=r"presets\['names'\]"):
-        old = cls.ZOO_PRESET
-    assert old == cls.presets["names"]
-    old["max_steps"] = -1  # a copy: the preset itself is unchanged
-    assert cls.presets["names"]["max_steps"] > 0
-
-
 def test_cli_lists_presets(capsys):
     assert main(["models", "--presets"]) == 0
     out = capsys.readouterr().out

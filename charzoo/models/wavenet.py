@@ -8,7 +8,6 @@ from torch import nn
 from charzoo.hookspecs import hookimpl
 from charzoo.layers import output_layer, tanh_layer
 from charzoo.params import Fraction, PositiveInt
-from charzoo.presets import DeprecatedPreset
 from charzoo.window import NeuralWindowLM
 
 __all__ = ["CharWaveNet", "FlattenConsecutive"]
@@ -124,7 +123,6 @@ class CharWaveNet(NeuralWindowLM):
             "ema_decay": 0.999,
         }
     }
-    ZOO_PRESET = DeprecatedPreset("names")  # the old name, for one release
 
     def __init__(
         self,
