@@ -10,6 +10,7 @@ estimator, so the estimator passed in is left untouched.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -19,8 +20,7 @@ from sklearn.base import clone
 
 from charzoo.callbacks import Callback
 from charzoo.neural import NeuralMixin
-from charzoo.precision import resolve_precision
-from charzoo.training import Trainer, TrainSettings
+from charzoo.training import Trainer
 from charzoo.utils import seed_from
 
 __all__ = ["ExponentialAverage", "LRFindResult", "lr_find", "smooth_losses"]
@@ -91,7 +91,7 @@ class _Sweep(Trainer):
     """The trainer with the sweep's exponential schedule and no evaluation: the loss is
     expected to explode, so there is no divergence check and nothing is restored."""
 
-    def __init__(self, module, task, settings, rates: np.ndarray, **kwargs) -> None:
+    def __init__(self, module, task, settings, *, rates: np.ndarray, **kwargs) -> None:
         super().__init__(module, task, settings, **kwargs)
         self.rates = rates
 
@@ -198,25 +198,26 @@ def lr_find(
     if stop_factor is not None and stop_factor <= 1:
         raise ValueError(f"stop_factor must be > 1 or None, got {stop_factor}")
     seed = seed_from(estimator.random_state if random_state is None else random_state)
-    model = clone(estimator).set_params(callbacks=None, verbose=False, random_state=seed)
-    model._validate_params()
-    train, _ = model._setup_fit(texts, None, None, warm=False)
     rates = np.logspace(math.log10(min_lr), math.log10(max_lr), int(n_steps))
-    settings = TrainSettings(
+    recorder = _Recorder(stop_factor)
+    # the sweep is a fit of a clone through the estimator's own fit path (validation of the
+    # parameters, vocabulary, size check, seeding, settings), with the sweep's trainer and
+    # schedule instead of the estimator's: every training option reaches it unchanged
+    model = clone(estimator).set_params(
+        callbacks=[recorder],
+        verbose=False,
+        random_state=seed,
         learning_rate=float(rates[0]),
         max_steps=len(rates),
         lr_schedule="constant",
-        weight_decay=model.weight_decay,
-        grad_clip=model.grad_clip,
-        precision=resolve_precision(model.precision, model._resolve_device()),
-        compile=model.compile,
+        warmup_steps=0,
+        validation_fraction=0.0,
+        n_iter_no_change=None,
+        ema_decay=None,
+        warm_start=False,
     )
-    recorder = _Recorder(stop_factor)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        module = model.module_ = model._build_module().to(model._resolve_device())
-        task = model._training_task(train, None, torch.Generator().manual_seed(seed))
-        _Sweep(module, task, settings, rates, callbacks=[recorder]).fit()
+    model._trainer_factory = functools.partial(_Sweep, rates=rates)
+    model.fit(texts)
     losses = recorder.losses
     if not losses:
         raise ValueError("the loss was not finite at the first step; check the estimator")

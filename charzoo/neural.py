@@ -58,7 +58,12 @@ class NeuralMixin:
     learning_rate : float, default=1e-3
         Peak AdamW learning rate.
     batch_size : int, default=64
-        Examples (windows or sequences) per step.
+        Examples (windows or sequences) per batch.
+    grad_accumulation_steps : int, default=1
+        Batches whose gradients are averaged into each optimiser step: a step sees
+        ``batch_size * grad_accumulation_steps`` examples while only ``batch_size`` of them
+        are in memory at once (the same update as one batch that large, up to floating-point
+        rounding, for a model without dropout or batch statistics).
     max_steps : int, default=10000
         Optimiser steps.
     lr_schedule : {"cosine", "step", "constant"}, default="cosine"
@@ -132,6 +137,7 @@ class NeuralMixin:
     _parameter_constraints: dict = {
         "learning_rate": [PositiveFloat],
         "batch_size": [PositiveInt],
+        "grad_accumulation_steps": [PositiveInt],
         "max_steps": [PositiveInt],
         "lr_schedule": [Options(*LR_SCHEDULES)],
         "warmup_steps": [NonNegativeInt],
@@ -152,6 +158,7 @@ class NeuralMixin:
         *,
         learning_rate: float = 1e-3,
         batch_size: int = 64,
+        grad_accumulation_steps: int = 1,
         max_steps: int = 10000,
         lr_schedule: str = "cosine",
         warmup_steps: int = 0,
@@ -170,6 +177,7 @@ class NeuralMixin:
         super().__init__(**kwargs)
         self.learning_rate = learning_rate
         self.batch_size = batch_size
+        self.grad_accumulation_steps = grad_accumulation_steps
         self.max_steps = max_steps
         self.lr_schedule = lr_schedule
         self.warmup_steps = warmup_steps
@@ -277,7 +285,7 @@ class NeuralMixin:
         return activations is not None or batch is None
 
     def _steps_per_epoch(self, train: Corpus) -> float:
-        """Training steps of one pass over ``train`` (one window per target, by default)."""
+        """Batches of one pass over ``train`` (one window per target, by default)."""
         return len(train.targets) / self.batch_size
 
     def _evaluation_schedule(
@@ -285,15 +293,34 @@ class NeuralMixin:
     ) -> tuple[int | None, int | None]:
         """``eval_interval`` and early-stopping patience of this fit, the defaults resolved
         (see the ``eval_interval`` and ``n_iter_no_change`` parameters)."""
-        small = self._steps_per_epoch(train) < MIN_EVAL_INTERVAL
+        steps_per_epoch = self._steps_per_epoch(train) / self.grad_accumulation_steps
+        small = steps_per_epoch < MIN_EVAL_INTERVAL
         interval = self.eval_interval
         if interval is None and small:
-            epoch = math.ceil(self._steps_per_epoch(train))
+            epoch = math.ceil(steps_per_epoch)
             interval = min(self.max_steps, max(SMALL_DATA_EVAL_INTERVAL, epoch))
         patience = self.n_iter_no_change
         if patience == "auto":
             patience = SMALL_DATA_PATIENCE if small and val is not None else None
         return interval, patience
+
+    def _train_settings(self, eval_interval: int | None = None) -> TrainSettings:
+        """The trainer settings of a fit: the one place where the estimator's training
+        parameters become :class:`~charzoo.training.TrainSettings` (a new training option is
+        a parameter here, a field there and its use in the trainer). ``eval_interval``
+        overrides the parameter (the resolved small-data default)."""
+        return TrainSettings(
+            learning_rate=float(self.learning_rate),
+            max_steps=int(self.max_steps),
+            lr_schedule=self.lr_schedule,
+            warmup_steps=int(self.warmup_steps),
+            weight_decay=float(self.weight_decay),
+            grad_clip=None if self.grad_clip is None else float(self.grad_clip),
+            grad_accumulation_steps=int(self.grad_accumulation_steps),
+            eval_interval=eval_interval or self.eval_interval,
+            precision=resolve_precision(self.precision, self._resolve_device()),
+            compile=bool(self.compile),
+        )
 
     def _make_trainer(
         self,
@@ -302,20 +329,12 @@ class NeuralMixin:
         eval_interval: int | None = None,
         **kwargs,
     ) -> Trainer:
-        """The :class:`~charzoo.training.Trainer` of a fit (override to use a subclass);
-        ``eval_interval`` overrides the parameter (the resolved small-data default)."""
-        settings = TrainSettings(
-            learning_rate=self.learning_rate,
-            max_steps=self.max_steps,
-            lr_schedule=self.lr_schedule,
-            warmup_steps=self.warmup_steps,
-            weight_decay=self.weight_decay,
-            grad_clip=self.grad_clip,
-            eval_interval=eval_interval or self.eval_interval,
-            precision=resolve_precision(self.precision, self._resolve_device()),
-            compile=self.compile,
-        )
-        return Trainer(module, task, settings, **kwargs)
+        """The :class:`~charzoo.training.Trainer` of a fit over :meth:`_train_settings`. The
+        trainer class is :class:`~charzoo.training.Trainer` unless a private
+        ``_trainer_factory`` is set on the instance (:func:`charzoo.lr_find` sets its sweep
+        trainer on its own clone, so a sweep is a fit through this same path)."""
+        factory = getattr(self, "_trainer_factory", None) or Trainer
+        return factory(module, task, self._train_settings(eval_interval), **kwargs)
 
     def _fit_model(self, train: Corpus, val: Corpus | None, generator: torch.Generator) -> None:
         # ``fit`` decides warm start: it removes every fitted attribute before a fresh fit, so

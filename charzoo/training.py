@@ -79,17 +79,20 @@ class TrainingTask(Protocol):
 
 @dataclass
 class TrainSettings:
-    """Hyperparameters of the :class:`Trainer` (the estimator's training parameters)."""
+    """Hyperparameters of the :class:`Trainer`. Every field is required: the defaults live
+    in one place, the estimator's parameters (:class:`charzoo.neural.NeuralMixin`), and
+    :meth:`~charzoo.neural.NeuralMixin._train_settings` is the one mapping from those."""
 
-    learning_rate: float = 1e-3
-    max_steps: int = 1000
-    lr_schedule: str = "cosine"
-    warmup_steps: int = 0
-    weight_decay: float = 0.01
-    grad_clip: float | None = 1.0
-    eval_interval: int | None = None
-    precision: str = "fp32"  # see charzoo.precision
-    compile: bool = False
+    learning_rate: float
+    max_steps: int
+    lr_schedule: str
+    warmup_steps: int
+    weight_decay: float
+    grad_clip: float | None
+    grad_accumulation_steps: int  # batches averaged into one optimiser step
+    eval_interval: int | None
+    precision: str  # see charzoo.precision
+    compile: bool
 
 
 def lr_factor(step: int, settings: TrainSettings) -> float:
@@ -237,12 +240,17 @@ class Trainer:
         self.scheduler.step()
 
     def train_step(self) -> torch.Tensor:
-        """One optimiser step; returns the batch loss (detached, on the device, unread)."""
+        """One optimiser step over ``grad_accumulation_steps`` batches (their gradients
+        averaged); returns the mean batch loss (detached, on the device, unread)."""
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.compute_loss()
-        self.backward(loss)
+        batches = self.settings.grad_accumulation_steps
+        total: torch.Tensor | None = None
+        for _ in range(batches):
+            loss = self.compute_loss()
+            self.backward(loss / batches if batches > 1 else loss)
+            total = loss.detach() if total is None else total + loss.detach()
         self.optimizer_step()
-        return loss.detach()
+        return total / batches if batches > 1 else total
 
     def is_eval_step(self, step: int) -> bool:
         """Evaluate every ``interval`` steps and at the last step."""

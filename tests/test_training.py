@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -46,7 +47,18 @@ def _module():
 
 
 def _settings(**kw):
-    base = {"learning_rate": 0.1, "max_steps": 40, "lr_schedule": "constant", "eval_interval": 10}
+    base = {
+        "learning_rate": 0.1,
+        "max_steps": 40,
+        "lr_schedule": "constant",
+        "warmup_steps": 0,
+        "weight_decay": 0.01,
+        "grad_clip": 1.0,
+        "grad_accumulation_steps": 1,
+        "eval_interval": 10,
+        "precision": "fp32",
+        "compile": False,
+    }
     return TrainSettings(**{**base, **kw})
 
 
@@ -61,7 +73,7 @@ def _settings(**kw):
     ],
 )
 def test_lr_schedule_values(schedule, warmup, expected):
-    settings = TrainSettings(max_steps=100, lr_schedule=schedule, warmup_steps=warmup)
+    settings = _settings(max_steps=100, lr_schedule=schedule, warmup_steps=warmup)
     for step, factor in expected.items():
         assert lr_factor(step, settings) == pytest.approx(factor), (schedule, step)
 
@@ -328,3 +340,21 @@ def test_ema_decay_of_an_estimator(small_names):
     assert averaged.score(test) != pytest.approx(plain.score(test), rel=1e-4)
     with pytest.raises(ValueError, match="'ema_decay' parameter"):
         CharMLP(ema_decay=1.0, **kw).fit(train)
+
+
+def test_gradient_accumulation_equals_the_large_batch(small_names):
+    """An option added through the one settings mapping reaches fit and lr_find alike: two
+    accumulated batches of 32 make the update of one batch of 64 (the same draws)."""
+    from charzoo import CharMLP, lr_find
+
+    kw = dict(max_steps=40, dropout=0.0, random_state=0, verbose=False, validation_fraction=0)
+    large = CharMLP(batch_size=64, **kw).fit(small_names[0])
+    accumulated = CharMLP(batch_size=32, grad_accumulation_steps=2, **kw).fit(small_names[0])
+    for a, b in zip(large.module_.parameters(), accumulated.module_.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    single = CharMLP(batch_size=32, **kw).fit(small_names[0])
+    assert not torch.allclose(single.module_.output.weight, large.module_.output.weight)
+    sweep = dict(n_steps=30, stop_factor=None)
+    got = lr_find(CharMLP(batch_size=32, grad_accumulation_steps=2, **kw), small_names[0], **sweep)
+    want = lr_find(CharMLP(batch_size=64, **kw), small_names[0], **sweep)
+    np.testing.assert_allclose(got.losses, want.losses, rtol=1e-4)
