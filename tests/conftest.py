@@ -54,7 +54,27 @@ def _device_problem() -> str | None:
     return None
 
 
+# Files whose tests spawn Python processes, build documentation or run the examples and
+# benchmark scripts: marked ``slow``, so the fast tier for an edit-test loop,
+# ``python -m pytest -m "not slow"``, leaves them out (single slow tests elsewhere carry
+# ``@pytest.mark.slow``). CI runs everything.
+SLOW_FILES = frozenset(
+    {
+        "test_accelerator_benchmark.py",
+        "test_benchmarks_smoke.py",
+        "test_device_selection.py",
+        "test_distributed.py",
+        "test_docs.py",
+        "test_examples.py",
+        "test_interrupts.py",
+    }
+)
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
     problem = _device_problem() if DEVICE != "cpu" else None
     if problem:
         skip = pytest.mark.skip(reason=problem)

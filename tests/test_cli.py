@@ -1,12 +1,18 @@
-"""The ``charzoo`` command line, driven as a subprocess (errors also in-process: same code)."""
+"""The ``charzoo`` command line, driven in-process through ``main(argv)`` (the same code a
+console script runs), and as a real subprocess where the process matters: Ctrl-C, start-up,
+environment variables read at start. The subprocess tests are marked ``slow`` (left out of
+the fast tier, ``python -m pytest -m "not slow"``)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 
@@ -17,14 +23,33 @@ from charzoo.datasets import load_names
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
 
 
-def run(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "charzoo", *args],
-        capture_output=True,
-        text=True,
-        env=env or ENV,
-        timeout=240,
-    )
+def run(
+    *args: str, env: dict | None = None, check: bool = True, subprocess_: bool = False
+) -> subprocess.CompletedProcess:
+    """Run ``charzoo ARGS``: in-process through ``main`` (stdout and stderr captured,
+    warnings ignored as ``PYTHONWARNINGS=ignore`` does), or as ``python -m charzoo`` when an
+    ``env`` is given or ``subprocess_`` is set."""
+    if env is not None or subprocess_:
+        result = subprocess.run(
+            [sys.executable, "-m", "charzoo", *args],
+            capture_output=True,
+            text=True,
+            env=env or ENV,
+            timeout=240,
+        )
+    else:
+        out, err = io.StringIO(), io.StringIO()
+        showwarning = warnings.showwarning  # main() replaces it
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    status = main(list(args))
+                except SystemExit as exc:  # argparse's usage errors
+                    status = exc.code if isinstance(exc.code, int) else 1
+                finally:
+                    warnings.showwarning = showwarning
+        result = subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -54,6 +79,7 @@ def test_models_table_lists_builtins_with_package():
     assert "CharMLP" in lines["mlp"] and "charzoo " + charzoo.__version__ in lines["mlp"]
 
 
+@pytest.mark.slow
 def test_plugins_trace_and_disable_autoload():
     out = run("models", "--trace", env={**ENV, "CHARZOO_DISABLE_PLUGIN_AUTOLOAD": "1"}).stdout
     assert "charzoo.models.mlp  [built-in, package charzoo" in out and "models: mlp" in out
@@ -118,7 +144,11 @@ def test_errors_are_one_line_without_traceback(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"charzoo: error: no model file at {tmp_path / 'missing.cz'}"
     ]
-    debug = run("--debug", "fit", "nope", "names", "-o", "x.cz", check=False)
+
+
+@pytest.mark.slow
+def test_debug_shows_the_traceback():
+    debug = run("--debug", "fit", "nope", "names", "-o", "x.cz", check=False, subprocess_=True)
     assert debug.returncode == 1 and "Traceback" in debug.stderr
 
 
@@ -149,6 +179,7 @@ def test_error_messages(tmp_path, capsys, argv, message):
     assert message.format(d=tmp_path) in errors[0]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_keeps_the_best_model(tmp_path):
     path = tmp_path / "run.cz"
@@ -296,6 +327,7 @@ def test_pretrained_models_from_the_command_line(capsys, monkeypatch):
     assert "file            pretrained (shipped)" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_at_random_moments_prints_one_line(tmp_path):
     """SIGINT at random times during `charzoo fit`: start-up, imports, data, training, save."""
