@@ -168,10 +168,15 @@ def check_random_state(estimator: CharLM) -> None:
     train, test = _names()
     a = _fitted(estimator)
     b = clone(estimator).fit(train)
-    assert a.score(test) == b.score(test), "two fits with the same random_state differ"
-    assert a.generate(8) == b.generate(8) == a.generate(8), "generate is not reproducible"
+    assert a.score(test) == b.score(test), (
+        f"{_name(a)}: two fits with the same random_state differ; seed everything fit draws "
+        "from random_state"
+    )
+    assert a.generate(8) == b.generate(8) == a.generate(8), (
+        f"{_name(a)}.generate is not reproducible"
+    )
     draws = {tuple(a.generate(8, random_state=s)) for s in range(3)}
-    assert len(draws) > 1, "generate(random_state=...) ignores its seed"
+    assert len(draws) > 1, f"{_name(a)}.generate(random_state=...) ignores its seed"
 
 
 @_one_thread
