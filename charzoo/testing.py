@@ -35,9 +35,10 @@ from sklearn.base import clone
 from charzoo import checks
 from charzoo.base import CharLM
 from charzoo.checks import *  # noqa: F403 - every check, importable from here as before
-from charzoo.checks import CHECKS
+from charzoo.checks import CHECKS, NEEDS_REGISTRATION
 
 __all__ = [
+    "NEEDS_REGISTRATION",
     "TINY_PARAMS",
     "all_checks",
     "check_model",

@@ -22,19 +22,12 @@ from charzoo.testing import (
     parametrize_with_checks,
 )
 from tests.broken_models import CAUGHT_BY, StreamCalibrationLost
+from tests.known_failures import run_check
 
 # Built-in models are picked up from the registry, so models added later are checked too.
 # Size parameters are shrunk wherever a model has them; CHECK_PARAMS adds per-model settings.
 SMALL = {"n_embd": 16, "n_hidden": 32, "n_layers": 1, "n_layer": 1, "n_head": 2, "seq_length": 32}
 CHECK_PARAMS: dict[str, dict] = {}
-# Failures the suite finds in the landed code, fixed by other work (each entry must fail:
-# once it passes, the test asks for the entry to be removed).
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("CharMixture", "check_fitted_attributes_round_trip"): (
-        "issue 26 point 4: the model file keeps only model_file.FITTED_ATTRIBUTES, so a loaded "
-        "CharMixture lacks its documented fit_seconds_, n_em_iter_ and validation_nll_"
-    ),
-}
 
 BUILTIN = [n for n in charzoo.list_models() if charzoo.model_info(n).package == "charzoo"]
 
@@ -49,15 +42,7 @@ def _check_params(name: str) -> dict:
     check_params={charzoo.get_model_class(n): _check_params(n) for n in BUILTIN},
 )
 def test_builtin_model_conformance(estimator, check):
-    known = KNOWN_FAILURES.get((type(estimator).__name__, check.__name__))
-    if known is None:
-        check(estimator)
-        return
-    try:
-        check(estimator)
-    except AssertionError as exc:
-        pytest.xfail(f"{known}: {exc}")
-    pytest.fail(f"{check.__name__} passes now; remove it from KNOWN_FAILURES ({known})")
+    run_check(estimator, check)
 
 
 def test_every_builtin_is_checked():

@@ -20,7 +20,13 @@ from charzoo.checks.contract import *  # noqa: F403
 from charzoo.checks.fitting import *  # noqa: F403
 from charzoo.checks.probability import *  # noqa: F403
 
-__all__ = ["CHECKS", *contract.__all__, *fitting.__all__, *probability.__all__]
+__all__ = [
+    "CHECKS",
+    "NEEDS_REGISTRATION",
+    *contract.__all__,
+    *fitting.__all__,
+    *probability.__all__,
+]
 
 CHECKS: tuple[Callable[[CharLM], None], ...] = (
     contract.check_registered,
@@ -44,3 +50,14 @@ CHECKS: tuple[Callable[[CharLM], None], ...] = (
     fitting.check_fitted_attributes_round_trip,
     contract.check_grid_search,
 )
+
+NEEDS_REGISTRATION: frozenset[Callable[[CharLM], None]] = frozenset(
+    {
+        contract.check_registered,
+        contract.check_save_load,
+        fitting.check_save_load_stream,
+        fitting.check_fitted_attributes_round_trip,
+    }
+)
+"""The checks that need the model registered with charzoo (``charzoo.load`` finds the class
+through the registry); the others also run on a class defined in a notebook or a test."""
