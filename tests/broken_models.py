@@ -201,7 +201,7 @@ class NeverLearns(CharMLP):
 
 # broken model -> (the check that must catch it, a fragment of its message)
 CAUGHT_BY: dict[type, tuple[str, str]] = {
-    FreeEndMarker: ("check_score_is_chain_rule", "end marker"),
+    FreeEndMarker: ("check_score_is_chain_rule", "leaves out the end marker"),
     HalvedNLL: ("check_score_is_chain_rule", "chain rule of next_char_proba"),
     SoftmaxWithoutEndScore: ("check_score_is_chain_rule", "chain rule of next_char_proba"),
     SoftmaxWithoutEndProba: ("check_next_char_proba", "not 1, over the vocabulary and the end"),

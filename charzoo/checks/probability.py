@@ -99,6 +99,8 @@ def check_score_is_chain_rule(estimator: CharLM) -> None:
             logs = np.log([proba[i, column[c]] for i, c in enumerate(targets)])
             chain = float(logs.sum())
             end = f" (end marker {logs[-1]:.3f})" if mode == "document" else ""
+            if mode == "document" and math.isclose(score, chain - logs[-1], abs_tol=_LOG_TOL):
+                end += "; the score leaves out the end marker, which must be scored too"
             assert math.isclose(score, chain, rel_tol=1e-4, abs_tol=_LOG_TOL), (
                 f"{_name(model)} ({mode} mode): score_samples([{text!r}]) = {score:.4f} but "
                 f"the chain rule of next_char_proba gives {chain:.4f}{end}; the log-likelihood "
