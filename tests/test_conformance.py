@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib
 import re
 
+import numpy as np
 import pytest
 
 import charzoo
+import charzoo.datasets
 import charzoo.testing
 from charzoo.models.bigram import CharBigram
 from charzoo.models.mlp import CharMLP
@@ -107,3 +109,24 @@ def test_unregistered_model_fails_check_registered():
     with pytest.raises(AssertionError, match="check_registered failed"):
         check_model(NotRegistered)
     check_clone_and_params(make_tiny(CharBigram))  # a conforming model passes
+
+
+def test_chi_square_test_keeps_its_false_alarm_rate():
+    """On draws from a known distribution (a skewed one, with cells pooled) the test rejects
+    at about its nominal rate; on a real model's own samples it never rejects."""
+    from charzoo.checks.probability import ALPHA, _chi_square
+
+    rng = np.random.default_rng(0)
+    p = np.array([0.5, 0.2, 0.1, 0.1, 0.05, 0.03, 0.01, 0.005, 0.005])
+    pvalues = np.array([_chi_square(rng.multinomial(2000, p), p)[2] for _ in range(2000)])
+    assert 0.035 < np.mean(pvalues < 0.05) < 0.065  # nominal 0.05 (binomial sd 0.005)
+    assert np.mean(pvalues < ALPHA) < 0.003
+    assert _chi_square(rng.multinomial(2000, p[::-1]), p)[2] < 1e-12  # and it has power
+    model = CharBigram().fit(charzoo.datasets.load_names()[:2000])
+    proba = model.next_char_proba(["m"])[0]
+    column = {c: j for j, c in enumerate(model.next_char_labels_)}
+    for seed in range(20):
+        observed = np.zeros(len(proba))
+        for text in model.generate(2000, prefix="m", max_length=1, random_state=seed):
+            observed[column[text[1:]]] += 1
+        assert _chi_square(observed, proba)[2] >= ALPHA
