@@ -94,6 +94,13 @@ def test_named_check_catches_broken_model(broken_plugin, cls, check_name, fragme
     assert cls.__name__ in str(caught.value)
 
 
+@pytest.mark.parametrize("check_name", sorted({name for name, _ in CAUGHT_BY.values()}))
+def test_the_same_checks_pass_the_unbroken_model(check_name):
+    """Control: CharMLP with the broken models' settings passes every check that catches them,
+    so each failure above comes from the bug."""
+    getattr(charzoo.testing, check_name)(make_tiny(CharMLP, BROKEN_PARAMS))
+
+
 def test_stream_only_attribute_lost_on_load_is_named(broken_plugin):
     with pytest.raises(AssertionError, match=r"\(stream mode\) loses its fitted attribute calibr"):
         check_fitted_attributes_round_trip(make_tiny(StreamCalibrationLost, BROKEN_PARAMS))
