@@ -25,6 +25,7 @@ from charzoo.metrics import warn_if_passthrough_scorer
 from charzoo.params import Options, PositiveInt, publish_signature, validate_params
 from charzoo.pickling import PortablePickleMixin
 from charzoo.presets import PresetsMixin
+from charzoo.proba import NextCharMixin
 from charzoo.sampler import Decoder, generate_texts
 from charzoo.tokenizer import fitted_copy, normalize
 from charzoo.utils import (
@@ -39,7 +40,7 @@ from charzoo.utils import (
 __all__ = ["CharLM"]
 
 
-class CharLM(PresetsMixin, PortablePickleMixin, BaseEstimator):
+class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, BaseEstimator):
     """Base class of all character-level language models.
 
     Subclasses declare their own hyperparameters as keyword arguments of ``__init__`` and pass

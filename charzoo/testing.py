@@ -4,7 +4,10 @@ The checks are the estimator contract of :class:`charzoo.base.CharLM` written as
 in the style of scikit-learn's ``check_estimator``: each takes ``(name, estimator)``, fits
 clones of the estimator on a few hundred real names (or a few thousand characters of
 Shakespeare), and raises ``AssertionError`` with a readable message when the contract is
-broken.
+broken. Besides the scikit-learn contract they check that the model is a probability model,
+in document and stream mode: :meth:`~charzoo.proba.NextCharMixin.next_char_proba` sums to 1
+over the vocabulary and the end marker, ``score_samples`` is its chain rule and ``generate``
+draws from it (see :mod:`charzoo.checks`).
 
 Two ways to use them::
 
@@ -22,8 +25,8 @@ steps, small batches, a fixed ``random_state``) is applied to the parameters the
 ``check_params`` (e.g. a small hidden size) on top.
 
 The model must be registered (through a ``charzoo_register_models`` hook and the ``charzoo``
-entry-point group) for the save/load check: install the plugin package (``pip install -e .``)
-before running its tests.
+entry-point group) for the checks in :data:`NEEDS_REGISTRATION` (registration and the
+save/load checks): install the plugin package (``pip install -e .``) before running its tests.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ from sklearn.base import clone
 from charzoo import checks
 from charzoo.base import CharLM
 from charzoo.checks import *  # noqa: F403 - every check, importable from here as before
-from charzoo.checks import CHECKS
+from charzoo.checks import CHECKS, NEEDS_REGISTRATION
 
 __all__ = [
+    "NEEDS_REGISTRATION",
     "TINY_PARAMS",
     "all_checks",
     "check_model",

@@ -125,6 +125,7 @@ def test_generate_score_info(workdir):
     ppl = model.score(test)
     assert float(values["perplexity"]) == pytest.approx(ppl, abs=1e-4)
     assert values["nll"].startswith(f"{__import__('math').log(ppl):.4f}")
+    assert float(values["bpc"]) == pytest.approx(__import__("math").log2(ppl), abs=1e-4)
     info = run("info", path).stdout
     assert "mlp (CharMLP, package charzoo" in info and "vocabulary      27 ids" in info
     assert f"parameters      {model.n_parameters_}" in info

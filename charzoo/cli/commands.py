@@ -286,6 +286,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_next(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    if args.top < 1:
+        raise CLIError(f"--top must be at least 1, got {args.top}")
+    model = load_model_spec(args.model_file, args.threads)
+    proba = model.next_char_proba(args.prefixes)
+    labels = [label or "<end>" for label in model.next_char_labels_]
+    for prefix, row in zip(args.prefixes, proba):
+        print(f"after {prefix!r}:")
+        for j in np.argsort(-row, kind="stable")[: args.top]:
+            label = (
+                labels[j] if labels[j] == "<end>" or labels[j].isprintable() else repr(labels[j])
+            )
+            print(f"  {label:<6} {row[j]:.4f}")
+    return 0
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from charzoo.metrics import bits_per_char, nll_from_perplexity
 

@@ -10,6 +10,7 @@ from charzoo.cli.commands import (
     cmd_generate,
     cmd_info,
     cmd_models,
+    cmd_next,
     cmd_plugins,
     cmd_pretrained,
     cmd_score,
@@ -174,6 +175,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser(
+        "next",
+        help="the most likely next characters after each prefix, with their probabilities",
+        description="Print the model's next-character distribution after each PREFIX (its "
+        "most likely entries), the one generate samples from and score multiplies along a "
+        "text; <end> is the end marker (the text ends). Document mode: a prefix is the start "
+        "of a text. Stream mode: the context the stream continues from.",
+    )
+    p.add_argument("model_file", help=MODEL_FILE_HELP)
+    p.add_argument("prefixes", nargs="+", metavar="PREFIX", help="contexts ('' for the start)")
+    p.add_argument("--top", type=int, default=5, metavar="K", help="entries shown (default 5)")
+    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
+    p.set_defaults(func=cmd_next)
 
     p = sub.add_parser("score", help="perplexity, NLL and bits per character of DATA")
     p.add_argument("model_file", help=MODEL_FILE_HELP)

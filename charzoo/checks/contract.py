@@ -1,12 +1,8 @@
-"""The conformance checks behind :mod:`charzoo.testing`: the estimator contract of
-:class:`charzoo.base.CharLM` as functions, each taking a tiny estimator (see
-:func:`charzoo.testing.make_tiny`) and raising ``AssertionError`` with a readable message when
-the contract is broken. Data: a few hundred real names or a few thousand characters of
-Shakespeare from the bundled corpora."""
+"""The estimator-contract checks: registration, parameters, clone, fit/generate/score,
+stream mode, determinism, save/load, grid search and bad input."""
 
 from __future__ import annotations
 
-import functools
 import inspect
 import math
 import os
@@ -21,10 +17,18 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 
 from charzoo.base import CharLM
+from charzoo.checks._common import (
+    _common_names,
+    _fitted,
+    _name,
+    _names,
+    _one_thread,
+    _same_params,
+    _stream,
+)
 from charzoo.metrics import perplexity_scorer
 
 __all__ = [
-    "CHECKS",
     "check_registered",
     "check_init_stores_params",
     "check_clone_and_params",
@@ -36,86 +40,6 @@ __all__ = [
     "check_grid_search",
     "check_bad_input",
 ]
-
-_N_TRAIN, _N_TEST, _STREAM_CHARS = 300, 60, 3000
-
-
-# ------------------------------------------------------------------------------------ data
-@functools.lru_cache(maxsize=1)
-def _names() -> tuple[list[str], list[str]]:
-    """300 training names and up to 60 test names whose characters all occur in training."""
-    from charzoo.datasets import load_names
-
-    names = load_names()
-    train = names[:_N_TRAIN]
-    alphabet = set("".join(train))
-    test = [t for t in names[_N_TRAIN : _N_TRAIN + 2 * _N_TEST] if set(t) <= alphabet]
-    return train, test[:_N_TEST]
-
-
-@functools.lru_cache(maxsize=1)
-def _common_names() -> list[str]:
-    """Training names made only of frequent letters, so every CV fold knows every character."""
-    from collections import Counter
-
-    train = _names()[0]
-    counts = Counter("".join(train))
-    return [t for t in train if all(counts[c] >= 20 for c in t)][:200]
-
-
-@functools.lru_cache(maxsize=1)
-def _stream() -> str:
-    from charzoo.datasets import load_shakespeare
-
-    return load_shakespeare()[:_STREAM_CHARS]
-
-
-_FIT_CACHE: dict[tuple, CharLM] = {}
-
-
-def _fitted(estimator: CharLM) -> CharLM:
-    """A fitted clone of ``estimator`` on the tiny names, shared by the read-only checks."""
-    key = (type(estimator), repr(sorted(estimator.get_params(deep=False).items())))
-    if key not in _FIT_CACHE:
-        if len(_FIT_CACHE) > 16:
-            _FIT_CACHE.clear()
-        _FIT_CACHE[key] = clone(estimator).fit(_names()[0])
-    return _FIT_CACHE[key]
-
-
-def _same_params(a: dict, b: dict) -> bool:
-    """Parameter dicts are equal; nested estimators (members of a meta-model such as
-    ``CharMixture``) are equal when they have the same class and equal parameters."""
-    return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
-
-
-def _same_value(x: object, y: object) -> bool:
-    if hasattr(x, "get_params") or hasattr(y, "get_params"):
-        return type(x) is type(y) and _same_params(
-            x.get_params(deep=False), y.get_params(deep=False)
-        )
-    if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
-        return type(x) is type(y) and len(x) == len(y) and all(map(_same_value, x, y))
-    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
-        return np.array_equal(x, y)
-    return x == y
-
-
-def _name(estimator: CharLM) -> str:
-    return type(estimator).__name__
-
-
-def _one_thread(check: Callable[[CharLM], None]) -> Callable[[CharLM], None]:
-    """Run a check on one torch thread: tiny models are fastest so and tests do not contend."""
-
-    @functools.wraps(check)
-    def wrapper(estimator: CharLM) -> None:
-        from charzoo.utils import torch_threads
-
-        with torch_threads(1):
-            check(estimator)
-
-    return wrapper
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -231,8 +155,7 @@ def check_fit_generate_score(estimator: CharLM) -> None:
 def check_stream_mode(estimator: CharLM) -> None:
     """Fit one long text (stream mode) and continue a prefix for ``max_length`` characters."""
     text = _stream()
-    model = clone(estimator).fit([text])
-    assert model.mode_ == "stream"
+    model = _fitted(estimator, "stream")
     out = model.generate(2, prefix="ROMEO:", max_length=30)
     assert all(t.startswith("ROMEO:") and len(t) == 36 for t in out), out
     ppl = model.score([text[-500:]])
@@ -245,10 +168,15 @@ def check_random_state(estimator: CharLM) -> None:
     train, test = _names()
     a = _fitted(estimator)
     b = clone(estimator).fit(train)
-    assert a.score(test) == b.score(test), "two fits with the same random_state differ"
-    assert a.generate(8) == b.generate(8) == a.generate(8), "generate is not reproducible"
+    assert a.score(test) == b.score(test), (
+        f"{_name(a)}: two fits with the same random_state differ; seed everything fit draws "
+        "from random_state"
+    )
+    assert a.generate(8) == b.generate(8) == a.generate(8), (
+        f"{_name(a)}.generate is not reproducible"
+    )
     draws = {tuple(a.generate(8, random_state=s)) for s in range(3)}
-    assert len(draws) > 1, "generate(random_state=...) ignores its seed"
+    assert len(draws) > 1, f"{_name(a)}.generate(random_state=...) ignores its seed"
 
 
 @_one_thread
@@ -319,17 +247,3 @@ def check_bad_input(estimator: CharLM) -> None:
             assert fragment in str(exc), f"{error.__name__} message lacks {fragment!r}: {exc}"
         else:
             raise AssertionError(f"{_name(estimator)}: expected {error.__name__} ({fragment})")
-
-
-CHECKS: tuple[Callable[[CharLM], None], ...] = (
-    check_registered,
-    check_init_stores_params,
-    check_clone_and_params,
-    check_unfitted_raises,
-    check_fit_generate_score,
-    check_random_state,
-    check_save_load,
-    check_bad_input,
-    check_stream_mode,
-    check_grid_search,
-)
