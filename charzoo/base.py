@@ -22,11 +22,11 @@ from charzoo.data import (
     fit_tokenizer,
     resolve_mode,
 )
+from charzoo.generation import GenerationMixin
 from charzoo.metrics import warn_if_passthrough_scorer
 from charzoo.params import Options, PositiveInt, publish_signature, validate_params
 from charzoo.pickling import PortablePickleMixin
 from charzoo.presets import PresetsMixin
-from charzoo.generation import GenerationMixin
 from charzoo.sampler import Decoder
 from charzoo.tokenizer import fitted_copy, normalize
 from charzoo.utils import (

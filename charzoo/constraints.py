@@ -13,7 +13,6 @@ the constrained language is always finite.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from numbers import Integral
 
