@@ -44,6 +44,7 @@ class Constraints:
     not_contains: list[str] = field(default_factory=list)
     chars: str | None = None
     exclude: list[str] = field(default_factory=list)
+    fsm: object = field(default=None, repr=False)  # the pattern's interegular automaton
 
     @property
     def any(self) -> bool:
@@ -76,6 +77,7 @@ class Constraints:
                     f"pattern={pattern!r} is not a valid regular expression ({err}); fix it"
                 ) from None
             out.pattern = normalize(pattern)
+            out.fsm = _pattern_fsm(out.pattern)
         if kwargs.get("length") is not None:
             out.length = parse_length(kwargs["length"])
         for name in ("starts_with", "ends_with", "chars"):
@@ -154,17 +156,21 @@ def _ids(tokenizer: CharTokenizer, text: str) -> list[int] | None:
     return None if None in ids else ids
 
 
-def _pattern_automaton(pattern: str, tokenizer: CharTokenizer) -> Automaton:
+def _pattern_fsm(pattern: str) -> object:
     import interegular
-    import numpy as np
 
     try:
-        fsm = interegular.parse_pattern(pattern).to_fsm()
+        return interegular.parse_pattern(pattern).to_fsm()
     except Exception as err:  # interegular's own error types for unsupported syntax
         raise ValueError(
             f"pattern={pattern!r} cannot be compiled to an automaton ({err}); use plain regular "
             "expression syntax: no backreferences or lookarounds"
         ) from None
+
+
+def _pattern_automaton(fsm: object, tokenizer: CharTokenizer) -> Automaton:
+    import numpy as np
+
     states = sorted(fsm.states)
     number = {s: k for k, s in enumerate(states)}
     vocab = tokenizer.vocab_size
@@ -196,7 +202,7 @@ def _parts(
             f"most {total_max} (prefix included); raise max_length"
         )
     if spec.pattern is not None:
-        parts.append((f"pattern={spec.pattern!r}", _pattern_automaton(spec.pattern, tokenizer)))
+        parts.append((f"pattern={spec.pattern!r}", _pattern_automaton(spec.fsm, tokenizer)))
     for name, build in (("starts_with", starts_with), ("ends_with", ends_with)):
         text = getattr(spec, name)
         if text:
