@@ -231,7 +231,12 @@ def table(path: Path) -> str:
             ],
         )  # fmt: skip
     )
-    parts.append("\n## Cost (1,000 samples, seconds, median of 3 interleaved runs)\n\n")
+    parts.append(
+        "\n## Cost (1,000 samples, seconds, median of 3 interleaved runs)\n\nAcceptance: the "
+        "probability that an unconstrained sample satisfies the constraint (exact, or the "
+        "sequential Monte Carlo estimate); rejection sampling needs 1,000 / acceptance draws, "
+        "at the unconstrained time per draw.\n\n"
+    )
     cost_rows = [r for r in rows if r["section"] == "cost"]
     parts.append(
         _common.markdown_table(
