@@ -248,8 +248,8 @@ def table(path: Path) -> str:
                 "unconstrained s",
                 "ratio",
                 "acceptance",
-                "rejection: draws",
-                "rejection: s",
+                "rejection: expected draws",
+                "rejection: expected s",
             ],
             [
                 [
