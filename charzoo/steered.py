@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import torch
 
 from charzoo.constraints import Constraints, compile_constraints
+from charzoo.context_dp import ContextDP, fits, window_decoder
 from charzoo.data import check_surrogates
 from charzoo.sampler import CPU_ROWS, check_sampling_params
 from charzoo.search import best_first, prefix_log_prob
@@ -23,7 +25,7 @@ from charzoo.utils import make_generator
 
 __all__ = ["constrained_sample", "most_likely_texts"]
 
-METHODS = ("auto", "exact", "smc", "mask")
+METHODS = ("auto", "exact", "dp", "smc", "mask")
 
 
 def _setup(model: object, prefix: object, max_length: int | None, spec: Constraints, what: str):
@@ -61,8 +63,11 @@ def constrained_sample(
     """``n`` texts from the model's distribution conditioned on ``spec``.
 
     ``method``: ``"auto"`` (``"exact"`` when the constrained language has at most
-    :data:`~charzoo.steering.ENUMERATE_LIMIT` prefixes, else ``"smc"``), ``"exact"``,
-    ``"smc"`` or ``"mask"`` (local masking, the biased baseline). With ``return_info`` also
+    :data:`~charzoo.steering.ENUMERATE_LIMIT` prefixes, else ``"dp"`` for a window model
+    whose contexts times automaton states fit :data:`~charzoo.context_dp.MAX_CELLS`, else
+    ``"smc"``), ``"exact"`` (enumeration), ``"dp"`` (exact dynamic programming over context x
+    automaton state, :mod:`charzoo.context_dp`), ``"smc"`` (sequential Monte Carlo) or
+    ``"mask"`` (local masking, the biased baseline). With ``return_info`` also
     a dict: the method used and ``log_prob_constraint``, the log-probability that an
     unconstrained sample satisfies the constraints (exact or estimated).
     """
@@ -92,7 +97,13 @@ def constrained_sample(
     elif n:
         if method == "auto":
             partial, _ = automaton.prefix_counts(max_length)
-            method = info["method"] = "exact" if partial <= ENUMERATE_LIMIT else "smc"
+            if partial <= ENUMERATE_LIMIT:
+                method = "exact"
+            elif fits(model._decoder(), model.tokenizer_.vocab_size, automaton):
+                method = "dp"
+            else:
+                method = "smc"
+            info["method"] = method
         if method == "exact":
             rows = Rows(model._decoder, prefix_ids)
             found, log_probs = enumerate_language(rows, automaton, temperature, top_k, top_p)
@@ -106,6 +117,21 @@ def constrained_sample(
             probs = torch.softmax(log_probs, dim=0).to(generator.device)
             picks = torch.multinomial(probs, n, replacement=True, generator=generator)
             texts = [found[i] for i in picks.cpu().tolist()]
+        elif method == "dp":
+            decoder = model._decoder()
+            if window_decoder(decoder) is None:
+                raise ValueError(
+                    "method='dp' needs a finite-context (window) model such as CharNGram or "
+                    f"CharMLP, not {type(model).__name__}; use 'auto'"
+                )
+            table = ContextDP(decoder, prefix_ids, automaton, temperature, top_k, top_p)
+            info["log_prob_constraint"] = table.log_prob_constraint
+            if not np.isfinite(table.log_prob_constraint):
+                raise ValueError(
+                    "no text satisfying the constraints has a positive probability under the "
+                    "model; relax the constraints, or drop top_k/top_p"
+                )
+            texts = table.sample(n, generator)
         else:
             estimates = []
             for start in range(0, n, CPU_ROWS):

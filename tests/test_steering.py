@@ -212,3 +212,29 @@ def test_stream_models_refuse_constraints():
         model.generate(3, length=4)
     with pytest.raises(ValueError, match="needs a document-mode model"):
         model.most_likely(3)
+
+
+def test_dynamic_programme_is_exact_for_window_models(ngram, gru):
+    spec = Constraints.from_args(length=(2, 7), ends_with="y", chars="aeilnrsy")
+    _, by_enumeration = constrained_sample(
+        ngram, 1, "", 0.8, None, None, 12, 0, spec, method="exact", return_info=True
+    )
+    _, by_dp = constrained_sample(
+        ngram, 1, "", 0.8, None, None, 12, 0, spec, method="dp", return_info=True
+    )
+    assert by_dp["log_prob_constraint"] == pytest.approx(by_enumeration["log_prob_constraint"])
+    target = exact(ngram, **SMALL)
+    spec = Constraints.from_args(**SMALL)
+    samples = constrained_sample(ngram, 4000, "", 1.0, None, None, None, 5, spec, method="dp")
+    texts = sorted(target, key=target.get)
+    observed = collections.Counter(samples)
+    expected = np.array([target[t] for t in texts]) * len(samples)
+    assert stats.chisquare([observed.get(t, 0) for t in texts], expected).pvalue > 1e-4
+    # a long-range constraint no enumeration covers: auto picks the dynamic programme
+    texts, info = constrained_sample(
+        ngram, 50, "", 1.0, None, None, None, 0, Constraints.from_args(ends_with="y"),
+        return_info=True,
+    )  # fmt: skip
+    assert info["method"] == "dp" and all(t.endswith("y") for t in texts)
+    with pytest.raises(ValueError, match="method='dp' needs a finite-context"):
+        constrained_sample(gru, 5, "", 1.0, None, None, None, 0, spec, method="dp")
