@@ -65,8 +65,10 @@ class GenerationMixin:
         texts cut short or bent into shape). Every returned text satisfies every constraint;
         an impossible combination raises a ``ValueError`` before sampling. The conditional
         is sampled exactly when the constrained texts have at most 20,000 prefixes (they are
-        all scored), else by sequential Monte Carlo (at least 512 particles, an
-        approximation measured in ``benchmarks/steering.py``); see the user guide.
+        all scored) or the model has a finite context (n-gram, MLP, ...: dynamic
+        programming over context and constraint state), else by sequential Monte Carlo (at
+        least 512 particles, an approximation measured in ``benchmarks/steering.py``); see
+        the user guide.
         Constraints need a document-mode model.
 
         Parameters
