@@ -18,6 +18,7 @@ import itertools
 import torch
 
 from charzoo.automaton import Automaton
+from charzoo.context_dp import window_decoder
 from charzoo.steering import Rows
 from charzoo.tokenizer import BOUNDARY_ID
 from charzoo.window import WindowDecoder
@@ -59,12 +60,8 @@ def _expand(make_rows: object, histories: list[tuple[int, ...]]) -> torch.Tensor
 
 
 def _window_decoder(rows: Rows) -> WindowDecoder | None:
-    """The rows' window decoder (unwrapped from a precision wrapper), if it is one."""
-    decoder = rows.decoder
-    decoder = (
-        getattr(decoder, "decoder", decoder) if not isinstance(decoder, WindowDecoder) else decoder
-    )
-    return decoder if isinstance(decoder, WindowDecoder) and rows.native else None
+    """The rows' window decoder, if they have one and can select rows natively."""
+    return window_decoder(rows.decoder) if rows.native else None
 
 
 def best_first(
