@@ -34,6 +34,7 @@ import collections
 import json
 import re
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -316,7 +317,11 @@ def main(argv: list[str] | None = None) -> int:
             fidelity(name, model, 500 if args.smoke else 20000)
             cost(name, model, 100 if args.smoke else 1000, 1 if args.smoke else 3)
             most_likely(name, model)
-    print(table(args.results / f"{NAME}.jsonl"))
+    text = table(args.results / f"{NAME}.jsonl")
+    if args.table:
+        print(text)
+    else:  # stdout holds only the JSON lines
+        print(f"wrote {args.results / (NAME + '.md')}", file=sys.stderr)
     return 0
 
 
