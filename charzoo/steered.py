@@ -104,6 +104,11 @@ def constrained_sample(
             else:
                 method = "smc"
             info["method"] = method
+        if method == "exact" and automaton.prefix_counts(max_length)[0] > 10 * ENUMERATE_LIMIT:
+            raise ValueError(
+                "method='exact' would enumerate more than "
+                f"{10 * ENUMERATE_LIMIT} prefixes; tighten the constraints or use 'auto'"
+            )
         if method == "exact":
             rows = Rows(model._decoder, prefix_ids)
             found, log_probs = enumerate_language(rows, automaton, temperature, top_k, top_p)

@@ -4,7 +4,8 @@ The target is ``p(text | text satisfies the constraints)`` where ``p`` is the mo
 distribution after ``temperature``, ``top_k`` and ``top_p`` are applied to each step's
 logits (the same per-step distribution unconstrained :func:`~charzoo.sampler.sample` draws
 from). Two samplers, both through the :class:`~charzoo.sampler.Decoder` protocol every model
-provides, so they work for every model, plugins included:
+provides, so they work for every model, plugins included (finite-context models also
+have an exact dynamic programme, :mod:`charzoo.context_dp`):
 
 * **exact** (:func:`enumerate_language`): when the constrained language has at most
   :data:`ENUMERATE_LIMIT` prefixes, every text is scored in batched decoder calls (one per
