@@ -2,7 +2,8 @@
 
 :class:`CharLM` implements the scikit-learn contract once: parameter storage and validation,
 ``fit`` (input checks, tokenizer, data mode, seeding), ``score``/``score_samples``
-(perplexity/log-likelihood), ``generate`` (through :mod:`charzoo.sampler`) and ``save``.
+(perplexity/log-likelihood), ``generate`` and ``most_likely`` (from
+:class:`~charzoo.generation.GenerationMixin`) and ``save``.
 A model family (window or sequence models) adds how a module sees the data; a model adds its
 ``nn.Module``.
 """
@@ -21,12 +22,13 @@ from charzoo.data import (
     fit_tokenizer,
     resolve_mode,
 )
+from charzoo.generation import GenerationMixin
 from charzoo.metrics import warn_if_passthrough_scorer
 from charzoo.params import Options, PositiveInt, publish_signature, validate_params
 from charzoo.pickling import PortablePickleMixin
 from charzoo.presets import PresetsMixin
 from charzoo.proba import NextCharMixin
-from charzoo.sampler import Decoder, generate_texts
+from charzoo.sampler import Decoder
 from charzoo.tokenizer import fitted_copy, normalize
 from charzoo.utils import (
     check_device,
@@ -40,7 +42,7 @@ from charzoo.utils import (
 __all__ = ["CharLM"]
 
 
-class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, BaseEstimator):
+class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, GenerationMixin, BaseEstimator):
     """Base class of all character-level language models.
 
     Subclasses declare their own hyperparameters as keyword arguments of ``__init__`` and pass
@@ -324,50 +326,6 @@ class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, BaseEstimator):
         with torch_threads(self.n_threads):
             total = float(self._token_nll(corpus).double().sum())
         return float(np.exp(total / n_targets))
-
-    # -------------------------------------------------------------------------- generation
-    @uses_threads
-    def generate(
-        self,
-        n: int = 10,
-        prefix: str = "",
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        max_length: int | None = None,
-        random_state: int | np.random.RandomState | None = None,
-    ) -> list[str]:
-        """Sample ``n`` new texts, each starting with ``prefix``.
-
-        Parameters
-        ----------
-        n : int, default=10
-            Number of texts.
-        prefix : str, default=""
-            Start of every text (in document mode the texts continue from the start of a
-            document; in stream mode from this context).
-        temperature : float, default=1.0
-            Divides the logits; below 1 is more conservative, above 1 more diverse, 0 greedy.
-        top_k : int, optional
-            Sample only among the ``top_k`` most likely characters.
-        top_p : float in (0, 1], optional
-            Nucleus sampling: only among the most likely characters holding ``top_p`` of the
-            probability mass.
-        max_length : int, optional
-            Maximum number of characters generated after the prefix. Default: twice the
-            longest training text (document mode) or 256 (stream mode).
-        random_state : int or numpy generator, optional
-            Seed for this call; defaults to the estimator's ``random_state``, so a seeded
-            model generates the same texts on every call, also after save/load, on the same
-            kind of device (sampling runs on the model's device with a generator there: CPU
-            and CUDA random streams differ).
-
-        Returns
-        -------
-        list of str
-        """
-        check_is_fitted(self, "module_")
-        return generate_texts(self, n, prefix, temperature, top_k, top_p, max_length, random_state)
 
     # ------------------------------------------------------------------------- persistence
     def save(self, path) -> None:

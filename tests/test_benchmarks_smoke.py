@@ -92,3 +92,13 @@ def test_packing_speed_benchmark_runs(tmp_path):
     assert slots["slot_ratio"] > 1.1
     assert slots["packed_target_fraction"] > slots["padded_target_fraction"]
     assert fit["speedup"] > 0
+
+
+def test_steering_benchmark_runs(tmp_path):
+    records = _smoke_records("steering.py", tmp_path)
+    sections = [r["section"] for r in records]
+    assert set(sections) == {"validity", "fidelity", "cost", "most_likely"}
+    assert all(r["valid"] == r["returned"] for r in records if r["section"] == "validity")
+    assert all(r["equals_exact_top_n"] for r in records if r["section"] == "most_likely")
+    assert all(r["mask_tv"] > r["exact_tv"] for r in records if r["section"] == "fidelity")
+    assert (tmp_path / "steering.md").read_text().startswith("# Constrained generation")

@@ -107,14 +107,13 @@ def test_generate_score_info(workdir):
     other = run("generate", path, "-n", "8", "--prefix", "a", "--temperature", "0.8", "--seed", "4")
     assert again.stdout == gen.stdout != other.stdout  # --seed makes samples reproducible
     model = charzoo.load(path)
-    # --novel keeps drawing until n samples are not in DATA: here half the model's own samples
+    # --novel excludes DATA's texts exactly: here half the model's own samples
     expected = run("generate", path, "-n", "50", "--seed", "1").stdout.splitlines()
     seen = {s for s in expected[::2] if s}  # a blank line is no text
     (root / "seen.txt").write_text("\n".join(seen), encoding="utf-8")
     novel = run("generate", path, "-n", "50", "--seed", "1", "--novel", str(root / "seen.txt"))
     kept = novel.stdout.splitlines()
     assert len(kept) == 50 and not set(kept) & seen
-    assert "50 novel samples (not in" in novel.stderr
     again = run("generate", path, "-n", "50", "--seed", "1", "--novel", str(root / "seen.txt"))
     assert again.stdout == novel.stdout
     score = run("score", path, str(root / "test.txt")).stdout
@@ -221,7 +220,9 @@ def test_every_option_has_help_text():
     for text in [
         "--temperature", "0 greedy", "--top-k K", "K most likely characters", "--top-p P",
         "nucleus sampling", "--max-length L", "twice the longest training text",
-        "reproducible (default: fresh on every", "--max-draws M", "pretrained model",
+        "reproducible (default: fresh on every", "pretrained model", "--pattern REGEX",
+        "--length N[-M]", "--starts TEXT", "--ends TEXT", "--contains TEXT", "--chars CHARS",
+        "--not-contains TEXT", "--exclude-file FILE", "--novel DATA", "--most-likely N",
     ]:  # fmt: skip
         assert text in generate, text
     fit = " ".join(sub.choices["fit"].format_help().split())
@@ -262,16 +263,34 @@ def test_generate_draws_fresh_samples_unless_seeded(workdir):
     assert model.random_state == 0 and model.generate(5) == model.generate(5)
 
 
-def test_novel_stops_at_a_stated_limit(tmp_path):
+def test_novel_that_cannot_be_met_fails_clearly(tmp_path):
     charzoo.create_model("bigram", alpha=0).fit(["a", "aa"]).save(tmp_path / "a.cz")  # a+ only
     (tmp_path / "known.txt").write_text("\n".join("a" * k for k in range(1, 80)))
     result = run(
         "generate", str(tmp_path / "a.cz"), "-n", "5", "--novel", str(tmp_path / "known.txt"),
-        "--max-draws", "60",
+        check=False,
     )  # fmt: skip
-    assert result.stdout == ""
-    assert "only 0 of 5 samples are novel" in result.stderr
-    assert "after drawing 60, the limit (--max-draws 60)" in result.stderr
+    assert result.returncode == 1 and result.stdout == ""
+    assert "charzoo: error: no text satisfying the constraints has a positive" in result.stderr
+
+
+def test_generate_constraints_and_most_likely(workdir):
+    root, _ = workdir
+    path = str(root / "m.cz")
+    out = run(
+        "generate", path, "-n", "20", "--seed", "0", "--length", "3-5", "--starts", "a",
+        "--not-contains", "n", "--pattern", "[a-z]+",
+    ).stdout.splitlines()  # fmt: skip
+    assert len(out) == 20
+    assert all(3 <= len(t) <= 5 and t.startswith("a") and "n" not in t for t in out), out
+    best = run("generate", path, "--most-likely", "4", "--prefix", "a").stdout.splitlines()
+    scores = [float(line.split()[0]) for line in best]
+    texts = [line.split()[1] if len(line.split()) > 1 else "" for line in best]
+    assert len(best) == 4 and scores == sorted(scores, reverse=True)
+    model = charzoo.load(path)
+    assert texts == model.most_likely(4, prefix="a")
+    bad = run("generate", path, "--length", "5-3", check=False)
+    assert bad.returncode == 1 and "length=" in bad.stderr and "swap them" in bad.stderr
 
 
 def test_fit_preset_device_threads_and_resume(tmp_path):

@@ -34,6 +34,8 @@ EXPECTED = {
     "unicode_text.py": r"same log-likelihood: (-?[\d.]+) vs \1.*'Z' \(U\+005A\)",
     "quickstart.py": r"test perplexity \d+\.\d+",
     "which_model.py": r"mixture weights: .*rank +model +bits/char.*best: \w+",
+    "steering_names.py": r"fantasy names: .*most likely after 'ma': .*conditional +mean length "
+    r"\d\.\d+.*masked +mean length",
     "code_generation.py": r"transformer +held-out bits per character: \d+\.\d+.*5-gram +held-out"
     r".*\d/8 sampled functions parse",
 }

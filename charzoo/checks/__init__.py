@@ -35,6 +35,7 @@ CHECKS: tuple[Callable[[CharLM], None], ...] = (
     contract.check_clone_and_params,
     contract.check_unfitted_raises,
     contract.check_fit_generate_score,
+    contract.check_constrained_generation,
     contract.check_random_state,
     contract.check_save_load,
     contract.check_bad_input,

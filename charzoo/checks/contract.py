@@ -34,6 +34,7 @@ __all__ = [
     "check_clone_and_params",
     "check_unfitted_raises",
     "check_fit_generate_score",
+    "check_constrained_generation",
     "check_stream_mode",
     "check_random_state",
     "check_save_load",
@@ -149,6 +150,28 @@ def check_fit_generate_score(estimator: CharLM) -> None:
     # scoring one text at a time gives the same log-likelihood as in a batch
     single = [model.score_samples([t])[0] for t in test[:3]]
     np.testing.assert_allclose(single, logp[:3], rtol=1e-4, atol=1e-4)
+
+
+def check_constrained_generation(estimator: CharLM) -> None:
+    """Constraints hold on every sample (through the model's decoder), and ``most_likely``
+    is ordered and scored as ``score_samples`` scores."""
+    train, _ = _names()
+    model = _fitted(estimator)
+    kwargs = {"length": (3, 6), "starts_with": "a", "not_contains": "aa", "exclude": train}
+    samples = model.generate(8, random_state=0, **kwargs)
+    assert len(samples) == 8 and all(
+        3 <= len(s) <= 6 and s[0] == "a" and "aa" not in s and s not in train for s in samples
+    ), f"{_name(model)}: constrained samples break the constraints: {samples}"
+    small = model.generate(20, length=2, chars="aeln", random_state=0)  # the exact sampler
+    assert all(len(s) == 2 and set(s) <= set("aeln") for s in small), small
+    texts, scores = model.most_likely(3, prefix="a", max_length=4, return_scores=True)
+    assert len(texts) == 3 and all(t.startswith("a") and len(t) <= 5 for t in texts), texts
+    assert np.all(np.diff(scores) <= 1e-9), f"most_likely is not ordered: {scores}"
+    np.testing.assert_allclose(scores, model.score_samples(texts), rtol=1e-3, atol=1e-3)
+    assert (
+        model.generate(2, temperature=0, length=2, chars="aeln")
+        == [model.most_likely(1, length=2, chars="aeln")[0]] * 2
+    )
 
 
 @_one_thread

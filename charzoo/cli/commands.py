@@ -256,31 +256,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
         "top_p": args.top_p,
         "max_length": args.max_length,
     }
-    if not args.novel:
-        samples = model.generate(args.n, random_state=rng, **options)
-    else:
-        known = set(read_data(args.novel, "document")[0])
-        limit = args.max_draws if args.max_draws is not None else 20 * args.n
-        if limit < args.n:
-            raise CLIError(f"--max-draws {limit} is smaller than -n {args.n}")
-        samples, drawn = [], 0
-        while len(samples) < args.n and drawn < limit:
-            batch = min(limit - drawn, max(args.n - len(samples), 16) * 2)
-            drawn += batch
-            fresh = model.generate(batch, random_state=rng, **options)
-            samples.extend(t for t in fresh if t not in known)
-        samples = samples[: args.n]
-        if len(samples) < args.n:
-            print(
-                f"charzoo: only {len(samples)} of {args.n} samples are novel (not in "
-                f"{args.novel}) after drawing {drawn}, the limit (--max-draws {limit})",
-                file=sys.stderr,
-            )
-        else:
-            print(
-                f"{args.n} novel samples (not in {args.novel}); drew {drawn}",
-                file=sys.stderr,
-            )
+    constraints = _constraints(args)
+    if args.most_likely is not None:
+        texts, scores = model.most_likely(
+            args.most_likely,
+            args.prefix,
+            max_length=args.max_length,
+            return_scores=True,
+            **constraints,
+        )
+        for text, score in zip(texts, scores):
+            print(f"{score:10.4f}  {text}")
+        return 0
+    samples = model.generate(args.n, random_state=rng, **options, **constraints)
     for text in samples:
         print(text)
     return 0
@@ -302,6 +290,23 @@ def cmd_next(args: argparse.Namespace) -> int:
             )
             print(f"  {label:<6} {row[j]:.4f}")
     return 0
+def _constraints(args: argparse.Namespace) -> dict:
+    """The generate command's constraint options as keyword arguments of ``generate``."""
+    exclude: list[str] = []
+    if args.exclude_file:
+        exclude += read_data(args.exclude_file, "document")[0]
+    if args.novel:
+        exclude += read_data(args.novel, "document")[0]
+    return {
+        "pattern": args.pattern,
+        "length": args.length,
+        "starts_with": args.starts,
+        "ends_with": args.ends,
+        "contains": args.contains,
+        "not_contains": args.not_contains,
+        "chars": args.chars,
+        "exclude": exclude or None,
+    }
 
 
 def cmd_score(args: argparse.Namespace) -> int:

@@ -129,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
         "generate",
         help="sample texts from a model file or a pretrained model",
         description="Sample texts, one per line. Every run draws fresh samples unless --seed "
-        "is given.",
+        "is given. Constraints (--pattern, --length, --starts, --ends, --contains, "
+        "--not-contains, --chars, --exclude-file, --novel) apply to the whole text, prefix "
+        "included; the samples come from the model's distribution conditioned on them.",
     )
     p.add_argument("model_file", help=MODEL_FILE_HELP)
     p.add_argument("-n", type=int, default=10, help="number of samples (default 10)")
@@ -161,18 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seed", type=int, help="make the samples reproducible (default: fresh on every run)"
     )
-    p.add_argument(
-        "--novel",
-        metavar="DATA",
-        help="keep only samples not found in DATA (e.g. the training texts), drawing more until "
-        "there are n of them or --max-draws is reached",
-    )
-    p.add_argument(
-        "--max-draws",
-        type=int,
-        metavar="M",
-        help="with --novel: draw at most M samples in all (default 20 * n)",
-    )
+    _constraint_options(p)
     p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
     p.set_defaults(func=cmd_generate)
 
@@ -200,3 +191,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_file", help=MODEL_FILE_HELP)
     p.set_defaults(func=cmd_info)
     return parser
+
+
+def _constraint_options(p: argparse.ArgumentParser) -> None:
+    """The generate command's constraints and --most-likely."""
+    p.add_argument(
+        "--pattern",
+        metavar="REGEX",
+        help="a regular expression every whole text must match, e.g. '[a-z]+(ia|ie)'",
+    )
+    p.add_argument(
+        "--length",
+        metavar="N[-M]",
+        help="number of characters of every text: 6, 6-8 or 6- (at least 6)",
+    )
+    p.add_argument("--starts", metavar="TEXT", help="every text starts with TEXT")
+    p.add_argument("--ends", metavar="TEXT", help="every text ends with TEXT")
+    p.add_argument(
+        "--contains",
+        action="append",
+        metavar="TEXT",
+        help="every text contains TEXT (repeat for several)",
+    )
+    p.add_argument(
+        "--not-contains",
+        action="append",
+        metavar="TEXT",
+        help="no text contains TEXT (repeat for several)",
+    )
+    p.add_argument("--chars", metavar="CHARS", help="only these characters may appear")
+    p.add_argument(
+        "--exclude-file",
+        metavar="FILE",
+        help="never produce a text listed in FILE (one per line)",
+    )
+    p.add_argument(
+        "--novel",
+        metavar="DATA",
+        help="never produce a text found in DATA (e.g. the training texts: " + DATA_HELP + ")",
+    )
+    p.add_argument(
+        "--most-likely",
+        type=int,
+        metavar="N",
+        help="print the N most probable texts (under the constraints), most likely first, "
+        "with their log-probability, instead of sampling",
+    )
