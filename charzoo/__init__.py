@@ -23,6 +23,7 @@ _LAZY = {
     "CharBoW": "charzoo.models.bow",
     "CharGRU": "charzoo.models.rnn",
     "CharLM": "charzoo.base",
+    "CharLMClassifier": "charzoo.classifier",
     "CharLSTM": "charzoo.models.rnn",
     "CharMLP": "charzoo.models.mlp",
     "CharMixture": "charzoo.models.mixture",
@@ -50,7 +51,7 @@ _LAZY = {
 _RENAMED = {"load": "load_model"}
 # submodules reachable as attributes (``charzoo.metrics.perplexity_scorer``) before any import
 _SUBMODULES = {
-    "base", "callbacks", "cli", "data", "datasets", "distributed", "encoded", "hookspecs",
+    "base", "calibration", "callbacks", "classifier", "classifier_file", "cli", "data", "datasets", "distributed", "encoded", "hookspecs",
     "lr_finder", "metrics", "models", "neural", "persistence", "plotting", "precision",
     "registry", "sampler", "sequence", "testing", "tokenizer", "training", "utils", "window",
 }  # fmt: skip
@@ -60,6 +61,7 @@ __all__ = [
     "CharBoW",
     "CharGRU",
     "CharLM",
+    "CharLMClassifier",
     "CharLSTM",
     "CharMLP",
     "CharMixture",
@@ -104,6 +106,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from charzoo.base import CharLM
+    from charzoo.classifier import CharLMClassifier
     from charzoo.hookspecs import hookimpl
     from charzoo.lr_finder import LRFindResult, lr_find
     from charzoo.models.bigram import CharBigram

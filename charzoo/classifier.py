@@ -65,7 +65,7 @@ class CharLMClassifier(ClassifierMixin, BaseEstimator):
     priors : array-like of shape (n_classes,), optional
         Prior probabilities of the classes (in the order of ``classes_``), as in
         scikit-learn's naive Bayes. Default: the class frequencies of ``y``.
-    calibration : {"temperature", "temperature+bias"} or None, default="temperature"
+    calibration : {"temperature+bias", "temperature"} or None, default="temperature+bias"
         How the class log-likelihoods become probabilities. ``"temperature"`` divides them by
         a temperature ``T`` fitted to the log-loss of out-of-fold scores (``cv`` folds; texts
         are much longer than one character, so raw likelihood ratios are over-confident);
@@ -131,7 +131,7 @@ class CharLMClassifier(ClassifierMixin, BaseEstimator):
         estimator: CharLM | None = None,
         *,
         priors: object = None,
-        calibration: str | None = "temperature",
+        calibration: str | None = "temperature+bias",
         cv: int = 3,
         handle_unknown: str = "ignore",
         n_jobs: int | None = None,
