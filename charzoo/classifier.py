@@ -81,7 +81,9 @@ class CharLMClassifier(ClassifierMixin, BaseEstimator):
         raises a ``ValueError`` naming it.
     n_jobs : int, optional
         Class models (and cross-fitting folds) fitted in parallel by joblib (``-1``: all
-        cores). Default: one at a time.
+        cores), in threads (torch and the n-gram counting release the GIL; starting worker
+        processes costs more than fitting a count model). Choose processes with
+        ``joblib.parallel_config(backend="loky")``. Default: one at a time.
     verbose : bool, default=False
         Progress bars of the class models while they train.
     random_state : int, numpy random generator or None, default=None
@@ -219,7 +221,7 @@ class CharLMClassifier(ClassifierMixin, BaseEstimator):
                 tasks.append((f, k, train, [t for t, h in zip(texts, held) if h]))
         for k in range(len(classes)):
             tasks.append((None, k, [t for t, c in zip(texts, targets) if c == k], None))
-        results = Parallel(n_jobs=self.n_jobs)(
+        results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(_fit_class)(_seeded(template, seeds[k]), train, tokenizer, score)
             for _, k, train, score in tasks
         )
@@ -293,7 +295,8 @@ class CharLMClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each text, shape (n_texts,)."""
-        return self.classes_[np.argmax(self._joint(X), axis=1)]
+        joint = self._joint(X)
+        return self.classes_[np.argmax(joint, axis=1)]
 
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy of ``predict(X)`` against ``y`` (higher is better).
