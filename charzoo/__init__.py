@@ -51,9 +51,10 @@ _LAZY = {
 _RENAMED = {"load": "load_model"}
 # submodules reachable as attributes (``charzoo.metrics.perplexity_scorer``) before any import
 _SUBMODULES = {
-    "base", "calibration", "callbacks", "classifier", "classifier_file", "cli", "data", "datasets", "distributed", "encoded", "hookspecs",
-    "lr_finder", "metrics", "models", "neural", "persistence", "plotting", "precision",
-    "registry", "sampler", "sequence", "testing", "tokenizer", "training", "utils", "window",
+    "base", "calibration", "callbacks", "classifier", "classifier_file", "cli", "data",
+    "datasets", "distributed", "encoded", "hookspecs", "lr_finder", "metrics", "models",
+    "neural", "persistence", "plotting", "precision", "registry", "sampler", "sequence",
+    "testing", "tokenizer", "training", "utils", "window",
 }  # fmt: skip
 
 __all__ = [

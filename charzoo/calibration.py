@@ -79,9 +79,7 @@ def check_labelled(X: object, y: object) -> tuple[list[str], np.ndarray]:
     if labels.dtype == object and len({type(v) for v in labels}) == 1:
         labels = np.asarray(labels.tolist())  # plain str or int labels
     if type_of_target(labels) == "continuous":
-        raise ValueError(
-            "y holds continuous values; a classifier needs class labels (str or int)"
-        )
+        raise ValueError("y holds continuous values; a classifier needs class labels (str or int)")
     check_classification_targets(labels)
     return texts, labels
 

@@ -72,9 +72,7 @@ def test_shared_vocabulary_smooths_unseen_characters(fitted):
 def test_characters_outside_the_vocabulary(fitted, split):
     X_train, _, y_train, _ = split
     # "ignore" (default): dropped for every class alike, so "olivia#" scores as "olivia"
-    np.testing.assert_allclose(
-        fitted.predict_proba(["olivia#€"]), fitted.predict_proba(["olivia"])
-    )
+    np.testing.assert_allclose(fitted.predict_proba(["olivia#€"]), fitted.predict_proba(["olivia"]))
     strict = CharLMClassifier(CharNGram(order=2), handle_unknown="error", calibration=None)
     strict.fit(X_train, y_train)
     with pytest.raises(ValueError, match="'#'.*not seen during fit"):
@@ -87,7 +85,9 @@ def test_binary_decision_function_and_priors(split):
     X2, y2 = [X_train[i] for i in keep], [y_train[i] for i in keep]
     clf = CharLMClassifier(CharNGram(order=2), calibration=None).fit(X2, y2)
     assert clf.decision_function(X_test).shape == (len(X_test),)
-    assert (clf.predict(X_test) == np.where(clf.decision_function(X_test) > 0, *clf.classes_[::-1])).all()
+    assert (
+        clf.predict(X_test) == np.where(clf.decision_function(X_test) > 0, *clf.classes_[::-1])
+    ).all()
     np.testing.assert_allclose(np.exp(clf.class_log_prior_), [0.5, 0.5])
     skewed = clone(clf).set_params(priors=[0.999, 0.001]).fit(X2, y2)
     assert (skewed.predict_proba(X_test)[:, 0] > clf.predict_proba(X_test)[:, 0]).all()
