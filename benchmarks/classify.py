@@ -47,6 +47,7 @@ CONFIGS = {
     "ngram6_witten_bell": lambda: CharLMClassifier(CharNGram(order=6, smoothing="witten_bell")),
     "ngram6_uncalibrated": lambda: CharLMClassifier(calibration=None),
     "ngram6_temperature": lambda: CharLMClassifier(calibration="temperature"),
+    "ngram6_temperature_bias": lambda: CharLMClassifier(calibration="temperature+bias"),
     "mixture_ngram6_gru": lambda: CharLMClassifier(_gru_mixture()),
 }
 

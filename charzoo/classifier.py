@@ -65,11 +65,13 @@ class CharLMClassifier(ClassifierMixin, BaseEstimator):
     priors : array-like of shape (n_classes,), optional
         Prior probabilities of the classes (in the order of ``classes_``), as in
         scikit-learn's naive Bayes. Default: the class frequencies of ``y``.
-    calibration : {"temperature+bias", "temperature"} or None, default="temperature+bias"
+    calibration : {"matrix", "temperature+bias", "temperature"} or None, default="matrix"
         How the class log-likelihoods become probabilities. ``"temperature"`` divides them by
         a temperature ``T`` fitted to the log-loss of out-of-fold scores (``cv`` folds; texts
         are much longer than one character, so raw likelihood ratios are over-confident);
-        ``"temperature+bias"`` also fits a bias per class (which then corrects the priors).
+        ``"temperature+bias"`` also fits a bias per class (which then corrects the priors);
+        ``"matrix"`` fits a full weight matrix and bias (a multinomial logistic regression
+        on the class log-likelihoods: every class model's score counts for every class).
         ``None``: raw log-likelihoods plus log priors (``T = 1``), no extra fits.
     cv : int, default=3
         Folds of the cross-fitting behind ``calibration``: the class models are fitted
@@ -99,10 +101,14 @@ class CharLMClassifier(ClassifierMixin, BaseEstimator):
         The shared vocabulary.
     class_log_prior_ : ndarray of shape (n_classes,)
         Log prior probability of each class.
+    coef_ : ndarray of shape (n_classes, n_classes)
+        Calibration weights: the class scores are ``log_likelihood @ coef_.T +
+        class_log_prior_ + bias_`` (``coef_`` is the identity divided by the temperature,
+        except with ``calibration="matrix"``).
     temperature_ : float
         Divides the log-likelihoods (1.0 without calibration).
     bias_ : ndarray of shape (n_classes,)
-        Added to the class scores (zeros unless ``calibration="temperature+bias"``).
+        Added to the class scores (zeros with ``calibration="temperature"`` or None).
     fit_seconds_ : float
         Seconds ``fit`` took.
 
@@ -133,7 +139,7 @@ class CharLMClassifier(ClassifierMixin, BaseEstimator):
         estimator: CharLM | None = None,
         *,
         priors: object = None,
-        calibration: str | None = "temperature+bias",
+        calibration: str | None = "matrix",
         cv: int = 3,
         handle_unknown: str = "ignore",
         n_jobs: int | None = None,
@@ -229,13 +235,13 @@ class CharLMClassifier(ClassifierMixin, BaseEstimator):
         self.tokenizer_ = tokenizer
         self.class_log_prior_ = np.log(prior)
         self.estimators_ = [model for (f, _, _, _), model in zip(tasks, results) if f is None]
-        self.temperature_, self.bias_ = 1.0, np.zeros(len(classes))
+        self.coef_, self.bias_ = np.eye(len(classes)), np.zeros(len(classes))
         if folds:
             oof = np.zeros((len(texts), len(classes)))
             for (f, k, _, _), scores in zip(tasks, results):
                 if f is not None:
                     oof[folds[f], k] = scores
-            self.temperature_, self.bias_ = fit_calibration(
+            self.coef_, self.bias_ = fit_calibration(
                 oof, targets, self.class_log_prior_, self.calibration
             )
         self.fit_seconds_ = time.perf_counter() - start
@@ -270,8 +276,15 @@ class CharLMClassifier(ClassifierMixin, BaseEstimator):
         return np.column_stack([model.score_samples(texts) for model in self.estimators_])
 
     def _joint(self, X) -> np.ndarray:
-        scores = self.class_log_likelihood(X) / self.temperature_
+        scores = self.class_log_likelihood(X) @ self.coef_.T
         return scores + self.class_log_prior_ + self.bias_
+
+    @property
+    def temperature_(self) -> float:
+        """The calibration temperature (1.0 without calibration; with ``"matrix"``: the
+        inverse of the mean diagonal weight)."""
+        check_is_fitted(self, "coef_")
+        return float(1.0 / np.mean(np.diag(self.coef_)))
 
     def decision_function(self, X) -> np.ndarray:
         """Class scores: calibrated log-likelihood plus log prior (and bias).

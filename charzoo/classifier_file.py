@@ -6,7 +6,7 @@ members (``"members"``: each one's registry name, parameters and fitted attribut
 their tensors in ``state_dict`` under ``members.class<k>.``), next to the classifier's own
 fields: ``"classes"`` (the labels, JSON), ``"estimator"`` (the unfitted ``estimator``
 parameter) and the tensors ``calibration.log_prior``, ``calibration.bias`` and
-``calibration.temperature``. The checksum covers every field and tensor; loading never
+``calibration.coef``. The checksum covers every field and tensor; loading never
 unpickles code.
 """
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["KIND", "load_classifier", "save_classifier"]
 
 KIND = "classifier"
-_CALIBRATION = ("log_prior", "bias", "temperature")
+_CALIBRATION = ("log_prior", "bias", "coef")
 
 
 def save_classifier(model: CharLMClassifier, path: str | os.PathLike) -> None:
@@ -71,7 +71,7 @@ def save_classifier(model: CharLMClassifier, path: str | os.PathLike) -> None:
     calibration = {
         "log_prior": model.class_log_prior_,
         "bias": model.bias_,
-        "temperature": np.asarray([model.temperature_]),
+        "coef": model.coef_,
     }
     for key, value in calibration.items():
         state[f"calibration.{key}"] = torch.as_tensor(np.asarray(value, dtype=np.float64))
@@ -139,12 +139,12 @@ def load_classifier(
         where = device or fallback_device(member.device, f"{type(member).__name__} in {path}")
         member.module_ = member.module_.to(where).eval()
     calibration = {k: getattr(container.calibration, k).numpy() for k in _CALIBRATION}
-    if not float(calibration["temperature"][0]) > 0:
-        raise ModelFileError(f"cannot load {path}: its calibration temperature is not positive")
+    if not all(np.isfinite(v).all() for v in calibration.values()):
+        raise ModelFileError(f"cannot load {path}: its calibration holds non-finite numbers")
     model.classes_ = np.asarray(classes)
     model.class_log_prior_ = calibration["log_prior"].copy()
     model.bias_ = calibration["bias"].copy()
-    model.temperature_ = float(calibration["temperature"][0])
+    model.coef_ = calibration["coef"].copy()
     return model
 
 
@@ -156,5 +156,5 @@ class _Container(torch.nn.Module):
         self.members = torch.nn.ModuleDict(members)
         self.calibration = torch.nn.Module()
         for key in _CALIBRATION:
-            size = 1 if key == "temperature" else n_classes
+            size = (n_classes, n_classes) if key == "coef" else (n_classes,)
             self.calibration.register_buffer(key, torch.zeros(size, dtype=torch.float64))

@@ -218,3 +218,26 @@ def test_bad_settings_and_unseen_class(fitted, split):
         fitted.score(X_test[:2], ["martian", y_test[1]])
     with pytest.raises(ValueError, match="empty string"):
         fitted.predict(["anna", ""])
+
+
+def test_calibration_lowers_held_out_log_loss():
+    import re
+
+    from sklearn.metrics import log_loss
+
+    from charzoo.datasets import load_shakespeare
+
+    # English words vs given names: a hard pair, where raw likelihood ratios are over-confident
+    words = sorted(set(re.findall(r"[a-z]{4,}", load_shakespeare().lower())) - set(load_names()))
+    rng = np.random.RandomState(0)
+    X = list(rng.choice(words, 400, replace=False)) + load_names()[::80][:400]
+    y = ["word"] * 400 + ["name"] * 400
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.5, random_state=0)
+    raw = CharLMClassifier(CharNGram(order=4), calibration=None).fit(X_train, y_train)
+    base = log_loss(y_test, raw.predict_proba(X_test))
+    assert raw.temperature_ == 1.0 and not raw.bias_.any()
+    for kind in ("temperature", "temperature+bias", "matrix"):
+        clf = clone(raw).set_params(calibration=kind, random_state=0).fit(X_train, y_train)
+        assert log_loss(y_test, clf.predict_proba(X_test)) < base, kind
+        assert clf.temperature_ > 1  # the raw scores were over-confident
+    assert clf.coef_.shape == (2, 2)  # matrix: from scikit-learn's one-row binary model
