@@ -98,7 +98,7 @@ def print_classifier_info(model, path: str) -> int:
     print(f"class model     {model.estimators_[0]!r}")
     print(f"vocabulary      {model.tokenizer_.vocab_size} ids: boundary + "
           f"{''.join(model.tokenizer_.chars)!r}")  # fmt: skip
-    print(f"calibration     temperature {model.temperature_:.4g}, bias {model.bias_.round(3)}")
+    print(f"calibration     {model.calibration} (temperature {model.temperature_:.4g})")
     print("hyperparameters")
     for key, value in sorted(model.get_params(deep=False).items()):
         print(f"  {key} = {value!r}")
