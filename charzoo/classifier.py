@@ -61,7 +61,7 @@ class CharLMClassifier(ClassifierMixin, BaseEstimator):
         as ``estimator__<param>`` (``set_params``, ``GridSearchCV``). Its ``mode`` is set to
         ``"document"`` and its ``handle_unknown`` to this classifier's. Default ``None``: a
         Kneser-Ney ``CharNGram(order=6)``, the best setting of the benchmark search in
-        ``benchmarks/results/classify.md`` (fits in seconds).
+        ``benchmarks/results/classify_search.md`` (fits in seconds).
     priors : array-like of shape (n_classes,), optional
         Prior probabilities of the classes (in the order of ``classes_``), as in
         scikit-learn's naive Bayes. Default: the class frequencies of ``y``.
@@ -83,9 +83,10 @@ class CharLMClassifier(ClassifierMixin, BaseEstimator):
         raises a ``ValueError`` naming it.
     n_jobs : int, optional
         Class models (and cross-fitting folds) fitted in parallel by joblib (``-1``: all
-        cores), in threads (torch and the n-gram counting release the GIL; starting worker
-        processes costs more than fitting a count model). Choose processes with
-        ``joblib.parallel_config(backend="loky")``. Default: one at a time.
+        cores), in worker processes by default (starting them takes seconds, more than
+        fitting a small count model; ``joblib.parallel_config(backend="threading")`` avoids
+        that for count models, but neural models seed torch's global generator, so only
+        processes keep their fits reproducible). Default: one at a time.
     verbose : bool, default=False
         Progress bars of the class models while they train.
     random_state : int, numpy random generator or None, default=None
@@ -227,7 +228,7 @@ class CharLMClassifier(ClassifierMixin, BaseEstimator):
                 tasks.append((f, k, train, [t for t, h in zip(texts, held) if h]))
         for k in range(len(classes)):
             tasks.append((None, k, [t for t, c in zip(texts, targets) if c == k], None))
-        results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+        results = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_class)(_seeded(template, seeds[k]), train, tokenizer, score)
             for _, k, train, score in tasks
         )
