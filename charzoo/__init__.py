@@ -24,6 +24,7 @@ _LAZY = {
     "CharBoW": "charzoo.models.bow",
     "CharGRU": "charzoo.models.rnn",
     "CharLM": "charzoo.base",
+    "CharLMClassifier": "charzoo.classifier",
     "CharLSTM": "charzoo.models.rnn",
     "CharMLP": "charzoo.models.mlp",
     "CharMixture": "charzoo.models.mixture",
@@ -51,9 +52,10 @@ _LAZY = {
 _RENAMED = {"load": "load_model"}
 # submodules reachable as attributes (``charzoo.metrics.perplexity_scorer``) before any import
 _SUBMODULES = {
-    "base", "callbacks", "cli", "data", "datasets", "distributed", "encoded", "hookspecs",
-    "lr_finder", "metrics", "models", "neural", "persistence", "plotting", "precision",
-    "registry", "sampler", "sequence", "testing", "tokenizer", "training", "utils", "window",
+    "base", "calibration", "callbacks", "classifier", "classifier_file", "cli", "data",
+    "datasets", "distributed", "encoded", "hookspecs", "lr_finder", "metrics", "models",
+    "neural", "persistence", "plotting", "precision", "registry", "sampler", "sequence",
+    "testing", "tokenizer", "training", "utils", "window",
 }  # fmt: skip
 
 # the one list of public names: the lazy table above (the TYPE_CHECKING imports below mirror it
@@ -78,6 +80,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from charzoo.base import CharLM
+    from charzoo.classifier import CharLMClassifier
     from charzoo.hookspecs import hookimpl
     from charzoo.lr_finder import LRFindResult, lr_find
     from charzoo.models.bigram import CharBigram

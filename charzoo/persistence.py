@@ -260,6 +260,10 @@ def load_model(path: str | os.PathLike, device: str | None = None) -> CharLM:
             f"cannot load {path}: it holds a {name!r} model from package {package!r} "
             f"{payload.get('package_version', '')}, {explain_missing_model(name, package)}"
         ) from None
+    if payload.get("kind") == "classifier":  # a CharLMClassifier: one model per class
+        from charzoo.classifier_file import load_classifier
+
+        return load_classifier(cls, payload, path, device)
     params = json_field(payload, "params", path)
     if not isinstance(params, dict):
         raise ModelFileError(f"cannot load {path}: its 'params' field is not a record")

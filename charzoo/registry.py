@@ -85,10 +85,13 @@ class Registry:
         self.manager = pluggy.PluginManager("charzoo")
         self.manager.add_hookspecs(hookspecs)
         self.models: dict[str, ModelInfo] = {}
+        #: classifiers built from models (CharLMClassifier): fitted and saved like models,
+        #: but not language models, so ``list_models`` leaves them out
+        self.classifiers: dict[str, ModelInfo] = {}
         self.plugins: dict[str, PluginInfo] = {}
 
     def load(self) -> Registry:
-        for module_name in builtin_plugin_modules():
+        for module_name in [*builtin_plugin_modules(), "charzoo.classifier"]:
             info = PluginInfo(module_name, "charzoo", __version__, builtin=True)
             self._add_plugin(info, lambda name=module_name: importlib.import_module(name))
         if not os.environ.get(DISABLE_AUTOLOAD_ENV):
@@ -157,6 +160,14 @@ class Registry:
 
     def _registrar(self, plugin: PluginInfo):
         def register(cls: type, name: str | None = None, description: str | None = None) -> None:
+            from charzoo.classifier import CharLMClassifier
+
+            if isinstance(cls, type) and issubclass(cls, CharLMClassifier):
+                key = name or cls.__name__.lower()
+                about = description or ""
+                info = ModelInfo(key, cls, about, plugin.name, plugin.package, plugin.version)
+                self.classifiers[key] = info
+                return
             if not (isinstance(cls, type) and issubclass(cls, CharLM)):
                 self._fail(plugin, f"it registered {cls!r}, which is not a CharLM subclass")
                 return
@@ -237,6 +248,8 @@ def model_info(name: str) -> ModelInfo:
     try:
         return registry.models[name]
     except KeyError:
+        if name in registry.classifiers:
+            return registry.classifiers[name]
         available = ", ".join(sorted(registry.models)) or "none"
         failed = [p for p in registry.plugins.values() if p.error]
         hint = ""
@@ -271,7 +284,8 @@ def list_plugins() -> list[PluginInfo]:
 
 def registered_name(cls: type) -> ModelInfo | None:
     """The :class:`ModelInfo` under which ``cls`` is registered, if any."""
-    for info in _get_registry().models.values():
+    registry = _get_registry()
+    for info in [*registry.models.values(), *registry.classifiers.values()]:
         if info.cls is cls:
             return info
     return None

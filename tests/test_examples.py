@@ -33,6 +33,8 @@ EXPECTED = {
     "compare_zoo.py": r"QUICK MODE: a smoke run.*model +class +size.*\nmlp +CharMLP",
     "unicode_text.py": r"same log-likelihood: (-?[\d.]+) vs \1.*'Z' \(U\+005A\)",
     "quickstart.py": r"test perplexity \d+\.\d+",
+    "classify_words.py": r"CharLMClassifier +accuracy 0\.\d+ +log-loss.*TF-IDF \+ LR +accuracy"
+    r".*xenosaurus +-> dinosaur",
     "which_model.py": r"mixture weights: .*rank +model +bits/char.*best: \w+",
     "steering_names.py": r"fantasy names: .*most likely after 'ma': .*conditional +mean length "
     r"\d\.\d+.*masked +mean length",

@@ -71,6 +71,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     info = charzoo.model_info(args.model)
     valid = set(info.cls().get_params(deep=False))
     params: dict = {}
+    if not issubclass(info.cls, charzoo.CharLM):  # a classifier: label<TAB>text data
+        from charzoo.cli.classify import fit_classifier
+
+        return fit_classifier(args, info.cls, parse_params(args.param, valid, args.model))
     if args.preset:
         presets = model_presets(info.cls)
         if args.preset not in presets:
@@ -331,6 +335,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     from charzoo.registry import registered_name
 
     model = load_model_spec(args.model_file)
+    if hasattr(model, "classes_"):  # a CharLMClassifier
+        from charzoo.cli.classify import print_classifier_info
+
+        return print_classifier_info(model, args.model_file)
     info = registered_name(type(model))
     name = info.name if info else "?"
     path = Path(args.model_file)

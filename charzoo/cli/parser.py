@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from charzoo.cli.classify import cmd_classify
 from charzoo.cli.commands import (
     cmd_encode,
     cmd_fit,
@@ -66,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a model on DATA and save it to OUTPUT. The best model so far is "
         "saved as training goes, so Ctrl-C keeps it.",
     )
-    p.add_argument("model", help="model name (see `charzoo models`)")
-    p.add_argument("data", help=DATA_HELP)
+    p.add_argument("model", help="model name (see `charzoo models`), or 'classifier'")
+    p.add_argument("data", help=DATA_HELP + "; for 'classifier': label<TAB>text lines")
     p.add_argument("-o", "--output", required=True, help="model file to write (.cz)")
     p.add_argument(
         "--param",
@@ -82,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="MODEL[:KEY=VALUE,...]",
-        help="a mixture member, e.g. ngram:order=5 (repeat for each member)",
+        help="a mixture member, e.g. ngram:order=5 (repeat for each member); for "
+        "'classifier': the class model (several: a mixture of them)",
     )
     p.add_argument(
         "--preset",
@@ -186,6 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help=DATA_HELP)
     p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser(
+        "classify",
+        help="label every line of TEXTS with a classifier (charzoo fit classifier DATA.tsv)",
+        description="Print label<TAB>text for every line of TEXTS. Train the classifier with "
+        "`charzoo fit classifier DATA -o MODEL`, DATA holding label<TAB>text lines.",
+    )
+    p.add_argument("model_file", help="classifier file (.cz)")
+    p.add_argument("texts", help="UTF-8 text file, one text per line")
+    p.add_argument("--proba", action="store_true", help="also print the label's probability")
+    p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("info", help="hyperparameters, vocabulary, size and training summary")
     p.add_argument("model_file", help=MODEL_FILE_HELP)
