@@ -353,7 +353,7 @@ def _seeded(template: CharLM, seed: int) -> CharLM:
 
 def _fit_class(model: CharLM, train: list[str], tokenizer: CharTokenizer, score: list | None):
     """Fit one class model on ``train``; return it, or its log-likelihoods of ``score``."""
-    from charzoo.models.ensemble import fit_member
+    from charzoo.models._ensemble import fit_member
 
     model, _ = fit_member(type(model).__name__, model, train, None, tokenizer)
     return model if score is None else model.score_samples(score)

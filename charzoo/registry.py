@@ -167,6 +167,7 @@ class Registry:
                 about = description or ""
                 info = ModelInfo(key, cls, about, plugin.name, plugin.package, plugin.version)
                 self.classifiers[key] = info
+                plugin.models.append(key)  # `charzoo plugins` shows what it registered
                 return
             if not (isinstance(cls, type) and issubclass(cls, CharLM)):
                 self._fail(plugin, f"it registered {cls!r}, which is not a CharLM subclass")
