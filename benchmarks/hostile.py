@@ -48,14 +48,6 @@ from dataclasses import dataclass, field
 SMALL = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"] * 4
 STREAM = "the quick brown fox jumps over the lazy dog. " * 40
 TINY = {"max_steps": 3, "batch_size": 8, "eval_interval": 3, "random_state": 0, "device": "cpu"}
-SMALL_SIZES = {  # keep every tiny model small whatever its defaults
-    "n_embd": 8,
-    "n_hidden": 16,
-    "n_channels": 8,
-    "n_layer": 1,
-    "n_layers": 1,
-    "n_head": 2,
-}
 CLEAR_TYPES = ("ValueError", "TypeError", "NotFittedError", "FileNotFoundError")
 INTERNAL_PATHS = (os.sep + "torch" + os.sep, os.sep + "numpy" + os.sep)
 CLI_RAW_MARKERS = (
@@ -102,11 +94,9 @@ class Context:
         from charzoo import create_model
         from charzoo.testing import make_tiny
 
-        model = make_tiny(create_model(name))
+        model = make_tiny(create_model(name))  # at the size the model's class declares
         names = set(model.get_params(deep=False))
-        base = {k: v for k, v in {**TINY, **SMALL_SIZES}.items() if k in names}
-        if "n_head" in names and "n_embd" in names:
-            base["n_embd"] = 8
+        base = {k: v for k, v in TINY.items() if k in names}
         return model.set_params(**{**base, **params})
 
     def fitted(self, name: str, stream: bool = False):
@@ -498,8 +488,18 @@ def model_cases(name: str) -> list[Case]:
         )
         from charzoo import get_model_class
 
-        params = get_model_class(name)._get_param_names()
-        for key, value in SIZE_VALUES.items():
+        cls = get_model_class(name)
+        params = cls._get_param_names()
+        # the size parameters are the ones the model's class shrinks for tests, whatever
+        # their names, plus the batch and context sizes every model understands
+        declared = (cls._test_params or {}).items()
+        sizes = {
+            k: SIZE_VALUES.get(k, 10**6)
+            for k, v in declared
+            if isinstance(v, int) and not isinstance(v, bool)
+        }
+        sizes.update({k: v for k, v in SIZE_VALUES.items() if k in ("batch_size", "block_size")})
+        for key, value in sizes.items():
             if key in params:
                 add(
                     f"size-{key}-{value:.0e}",

@@ -12,7 +12,7 @@ draws from it (see :mod:`charzoo.checks`).
 Two ways to use them::
 
     from charzoo.testing import check_model
-    check_model(CharTinyCNN, check_params={"n_channels": 8})   # runs every check
+    check_model(CharTinyCNN)          # every check, at the class's own _test_params size
 
     from charzoo.testing import parametrize_with_checks
 
@@ -22,7 +22,9 @@ Two ways to use them::
 
 To stay fast, every estimator is made *tiny* before checking: :data:`TINY_PARAMS` (few training
 steps, small batches, a fixed ``random_state``) is applied to the parameters the model has, then
-``check_params`` (e.g. a small hidden size) on top.
+the class's own ``_test_params`` (its size parameters at a small value, declared next to its
+code: the suite never guesses sizes from parameter names, and refuses a class without them),
+then ``check_params`` on top.
 
 The model must be registered (through a ``charzoo_register_models`` hook and the ``charzoo``
 entry-point group) for the checks in :data:`NEEDS_REGISTRATION` (registration and the
@@ -71,11 +73,17 @@ def make_tiny(estimator: CharLM | type, check_params: dict | None = None) -> Cha
     estimator : CharLM subclass or instance
         A class is instantiated with its defaults; an instance is cloned (keeping its params).
     check_params : dict, optional
-        Parameters set last, e.g. ``{"n_hidden": 16}`` to shrink a big default model.
+        Parameters set last, over :data:`TINY_PARAMS` (a few training steps) and the class's
+        own ``_test_params`` (its tiny size).
 
     Returns
     -------
     CharLM
+
+    Raises
+    ------
+    TypeError
+        For a class that declares no ``_test_params``.
     """
     if isinstance(estimator, type):
         if not issubclass(estimator, CharLM):
@@ -84,8 +92,17 @@ def make_tiny(estimator: CharLM | type, check_params: dict | None = None) -> Cha
     elif not isinstance(estimator, CharLM):
         raise TypeError(f"{estimator!r} is not a charzoo.base.CharLM instance")
     estimator = clone(estimator)
+    own = type(estimator)._test_params
+    if own is None:
+        raise TypeError(
+            f"{type(estimator).__name__} declares no test settings: give the class a "
+            "`_test_params` dict of the parameters that make it small (e.g. "
+            '{"n_embd": 16, "n_hidden": 32}; {} for a model that is small anyway), so the '
+            "conformance checks run it at a size its author chose (see docs/plugins.md)"
+        )
     names = set(estimator.get_params(deep=False))
     params = {k: v for k, v in TINY_PARAMS.items() if k in names}
+    params.update(own)
     params.update(check_params or {})
     return estimator.set_params(**params)
 

@@ -26,23 +26,12 @@ from charzoo.testing import (
 from tests.broken_models import CAUGHT_BY, StreamCalibrationLost
 from tests.known_failures import run_check
 
-# Built-in models are picked up from the registry, so models added later are checked too.
-# Size parameters are shrunk wherever a model has them; CHECK_PARAMS adds per-model settings.
-SMALL = {"n_embd": 16, "n_hidden": 32, "n_layers": 1, "n_layer": 1, "n_head": 2, "seq_length": 32}
-CHECK_PARAMS: dict[str, dict] = {}
-
+# Built-in models are picked up from the registry, so models added later are checked too, each
+# at the tiny size its class declares (``_test_params``).
 BUILTIN = [n for n in charzoo.list_models() if charzoo.model_info(n).package == "charzoo"]
 
 
-def _check_params(name: str) -> dict:
-    params = charzoo.create_model(name).get_params()
-    return {**{k: v for k, v in SMALL.items() if k in params}, **CHECK_PARAMS.get(name, {})}
-
-
-@parametrize_with_checks(
-    [charzoo.get_model_class(n) for n in BUILTIN],
-    check_params={charzoo.get_model_class(n): _check_params(n) for n in BUILTIN},
-)
+@parametrize_with_checks([charzoo.get_model_class(n) for n in BUILTIN])
 def test_builtin_model_conformance(estimator, check):
     run_check(estimator, check)
 
@@ -58,6 +47,31 @@ def test_make_tiny_applies_defaults_then_check_params():
     assert make_tiny(CharBigram(alpha=0.5)).alpha == 0.5  # instances keep their params
     with pytest.raises(TypeError, match="CharLM"):
         make_tiny(dict)
+    assert make_tiny(CharMLP).n_hidden == CharMLP._test_params["n_hidden"]
+
+
+def test_make_tiny_uses_the_sizes_a_class_declares():
+    """A model with unusually named size parameters runs at its own size; one that declares
+    none gets a clear error instead of running at full size."""
+    from charzoo.models.mlp import MLPModule
+
+    class CharWide(CharMLP):
+        _test_params = {"d_state": 4}
+
+        def __init__(self, *, d_state: int = 4096, **kwargs):
+            super().__init__(**kwargs)
+            self.d_state = d_state
+
+        def _build_module(self):
+            return MLPModule(self.tokenizer_.vocab_size, self.block_size, 2, self.d_state, 1)
+
+    assert make_tiny(CharWide).d_state == 4
+
+    class CharUndeclared(CharWide):
+        _test_params = None
+
+    with pytest.raises(TypeError, match="CharUndeclared declares no test settings.*_test_params"):
+        make_tiny(CharUndeclared)
 
 
 # --- the checks must fail on models that break the contract --------------------------------

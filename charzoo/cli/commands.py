@@ -294,6 +294,8 @@ def cmd_next(args: argparse.Namespace) -> int:
             )
             print(f"  {label:<6} {row[j]:.4f}")
     return 0
+
+
 def _constraints(args: argparse.Namespace) -> dict:
     """The generate command's constraint options as keyword arguments of ``generate``."""
     exclude: list[str] = []

@@ -83,6 +83,9 @@ class CharBoW(NeuralSequenceLM):
     2
     """
 
+    # settings that make the model tiny for the conformance checks (charzoo.testing)
+    _test_params = {"n_embd": 16, "n_hidden": 32, "seq_length": 32}
+
     _parameter_constraints: dict = {
         "n_embd": [PositiveInt],
         "n_hidden": [PositiveInt],

@@ -100,6 +100,9 @@ class CharMLP(NeuralWindowLM):
     True
     """
 
+    # settings that make the model tiny for the conformance checks (charzoo.testing)
+    _test_params = {"n_embd": 16, "n_hidden": 32, "n_layers": 1}
+
     _parameter_constraints: dict = {
         "block_size": [PositiveInt],
         "n_embd": [PositiveInt],

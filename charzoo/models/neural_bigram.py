@@ -65,6 +65,9 @@ class CharNeuralBigram(NeuralWindowLM):
     True
     """
 
+    # settings that make the model tiny for the conformance checks (charzoo.testing)
+    _test_params = {}
+
     _default_overrides: dict = {"batch_size": 8192, "learning_rate": 0.1, "max_steps": 300}
 
     def _context_length(self) -> int:

@@ -43,6 +43,9 @@ class RecurrentModule(nn.Module):
 class _RecurrentLM(NeuralSequenceLM):
     """Shared estimator of the recurrent models (``_cell`` picks the layer type)."""
 
+    # settings that make the model tiny for the conformance checks (charzoo.testing)
+    _test_params = {"n_embd": 16, "n_hidden": 32, "n_layers": 1, "seq_length": 32}
+
     _cell = "rnn"
     _parameter_constraints: dict = {
         "n_embd": [PositiveInt],

@@ -206,6 +206,9 @@ class CharTransformer(NeuralSequenceLM):
     True
     """
 
+    # settings that make the model tiny for the conformance checks (charzoo.testing)
+    _test_params = {"n_embd": 16, "n_layer": 1, "n_head": 2}
+
     presets = {
         "names": {
             "n_layer": 5,

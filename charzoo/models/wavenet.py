@@ -102,6 +102,9 @@ class CharWaveNet(NeuralWindowLM):
     2
     """
 
+    # settings that make the model tiny for the conformance checks (charzoo.testing)
+    _test_params = {"n_embd": 16, "n_hidden": 32}
+
     _parameter_constraints: dict = {
         "block_size": [PositiveInt],
         "n_embd": [PositiveInt],

@@ -12,8 +12,6 @@ from charzoo.datasets import load_names, train_val_test_split
 from charzoo.testing import parametrize_with_checks
 from charzoo.utils import torch_threads
 
-TINY = {"n_embd": 16, "n_layers": 1, "seq_length": 32}
-
 
 @pytest.fixture(autouse=True)
 def one_thread():
@@ -21,7 +19,7 @@ def one_thread():
         yield
 
 
-@parametrize_with_checks([CharMinGRU, CharMinLSTM], check_params=TINY)
+@parametrize_with_checks([CharMinGRU, CharMinLSTM])
 def test_charzoo_conformance(estimator, check):
     check(estimator)
 

@@ -13,7 +13,7 @@ from charzoo.utils import torch_threads
 
 # Every check of the charzoo estimator contract (fit/generate/score, determinism, clone,
 # save/load, GridSearchCV, bad input), each a separate test, on a tiny version of the model.
-@parametrize_with_checks([CharTinyCNN], check_params={"n_channels": 16})
+@parametrize_with_checks([CharTinyCNN])
 def test_charzoo_conformance(estimator, check):
     check(estimator)
 

@@ -75,6 +75,9 @@ class CharTinyCNN(NeuralWindowLM):
     3
     """
 
+    # settings that make the model tiny for the conformance checks (charzoo.testing)
+    _test_params = {"n_channels": 16}
+
     # validated by fit (never in __init__), together with the inherited parameters
     _parameter_constraints: dict = {
         "block_size": [PositiveInt],
