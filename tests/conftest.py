@@ -66,14 +66,76 @@ SLOW_FILES = frozenset(
         "test_distributed.py",
         "test_docs.py",
         "test_examples.py",
+        "test_hostile.py",
         "test_interrupts.py",
     }
 )
 
 
+# Tests elsewhere that took a second or more (fitting real-size models, threads, benchmark
+# smoke runs, kill -9 and Ctrl-C loops), by file and function name: also slow.
+SLOW_TESTS = {
+    "test_bad_input.py": {
+        "test_generate_edge_cases",
+        "test_neural_bigram_is_bit_reproducible_with_two_threads",
+        "test_weird_unicode_fits_scores_and_generates",
+    },
+    "test_cli.py": {"test_fit_preset_device_threads_and_resume"},
+    "test_core_api.py": {"test_grid_search_with_perplexity_scorer"},
+    "test_datasets.py": {
+        "test_load_python_source_budget_deterministic_and_split_by_file",
+        "test_python_source_paths_sorted_unique_py_files",
+        "test_scale_benchmark_smoke",
+    },
+    "test_encoded.py": {
+        "test_fit_on_encoded_corpus_equals_fit_on_text",
+        "test_validation_cost_is_bounded",
+    },
+    "test_files.py": {
+        "test_ctrl_c_while_the_file_is_written_keeps_the_old_file",
+        "test_kill_9_during_repeated_saves_never_leaves_a_corrupt_file",
+    },
+    "test_mingru_plugin.py": {"test_learns_names"},
+    "test_mixture.py": {
+        "test_benchmark_smoke_runs",
+        "test_conformance_with_tiny_members",
+        "test_parallel_fit_matches_sequential",
+    },
+    "test_ngram.py": {
+        "test_counts_use_small_dtypes_on_python_source",
+        "test_ranked_orders_equal_packed_orders",
+        "test_scale_benchmark_smoke",
+    },
+    "test_packing.py": {"test_packed_fit_learns_as_well_and_reproduces"},
+    "test_plotting.py": {"test_plot_history_writes_png_with_both_curves"},
+    "test_precision.py": {
+        "test_compile_works_or_warns_once",
+        "test_reduced_precision_trains_on_cpu",
+    },
+    "test_presets.py": {"test_transformer_names_preset_fits_its_shape_on_names"},
+    "test_pretrained.py": {
+        "test_the_wheel_carries_the_models_data_and_the_command",
+        "test_training_script_reproduces_the_ngram_file",
+    },
+    "test_properties.py": {"test_encode_decode_roundtrip_any_unicode"},
+    "test_sequence_models.py": {"test_reproducible_with_random_state"},
+    "test_template_plugin.py": {"test_learns_names_better_than_uniform_and_unigram"},
+    "test_training.py": {
+        "test_ema_decay_of_an_estimator",
+        "test_host_reads_scale_with_evaluations_not_steps",
+        "test_small_data_evaluates_every_epoch_and_stops_early",
+    },
+}
+
+
+def _is_slow(item) -> bool:
+    name = getattr(item, "originalname", item.name)
+    return item.path.name in SLOW_FILES or name in SLOW_TESTS.get(item.path.name, ())
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.path.name in SLOW_FILES:
+        if _is_slow(item):
             item.add_marker(pytest.mark.slow)
     problem = _device_problem() if DEVICE != "cpu" else None
     if problem:
