@@ -25,6 +25,7 @@ from charzoo.metrics import warn_if_passthrough_scorer
 from charzoo.params import Options, PositiveInt, publish_signature, validate_params
 from charzoo.pickling import PortablePickleMixin
 from charzoo.presets import PresetsMixin
+from charzoo.rng import private_randomness
 from charzoo.sampler import Decoder, generate_texts
 from charzoo.tokenizer import fitted_copy, normalize
 from charzoo.utils import (
@@ -189,8 +190,7 @@ class CharLM(PresetsMixin, PortablePickleMixin, BaseEstimator):
         try:
             train, val = self._setup_fit(texts, validation_texts, tokenizer, warm)
             seed = seed_from(self.random_state)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
+            with private_randomness(seed):
                 self._fit_model(train, val, torch.Generator().manual_seed(seed))
         except BaseException:
             # an error or a Ctrl-C before training finished a step leaves no half-fitted model

@@ -20,6 +20,7 @@ from sklearn.base import clone
 from charzoo.callbacks import Callback
 from charzoo.neural import NeuralMixin
 from charzoo.precision import resolve_precision
+from charzoo.rng import private_init, private_randomness
 from charzoo.training import Trainer, TrainSettings
 from charzoo.utils import seed_from
 
@@ -212,9 +213,9 @@ def lr_find(
         compile=model.compile,
     )
     recorder = _Recorder(stop_factor)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        module = model.module_ = model._build_module().to(model._resolve_device())
+    with private_randomness(seed):
+        with private_init():
+            module = model.module_ = model._build_module().to(model._resolve_device())
         task = model._training_task(train, None, torch.Generator().manual_seed(seed))
         _Sweep(module, task, settings, rates, callbacks=[recorder]).fit()
     losses = recorder.losses

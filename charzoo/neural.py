@@ -29,6 +29,7 @@ from charzoo.params import (
     PositiveInt,
 )
 from charzoo.precision import PRECISIONS, PrecisionDecoder, precision_context, resolve_precision
+from charzoo.rng import private_init
 from charzoo.training import (
     LR_SCHEDULES,
     MIN_EVAL_INTERVAL,
@@ -327,7 +328,8 @@ class NeuralMixin:
         # a fitted module here is one to continue training
         if not hasattr(self, "module_"):
             measured = self._check_size(train)
-            module = self._build_module().to(self._resolve_device())
+            with private_init():  # initialisation draws from the fit's own generator
+                module = self._build_module().to(self._resolve_device())
             if not measured:
                 self._check_size(train, module)
             self.module_ = module
