@@ -20,6 +20,7 @@ from charzoo.fit_memory import (
     estimate_fit_memory,
     format_bytes,
 )
+from charzoo.fitted_attributes import count, history, optional_count, short_text
 from charzoo.params import (
     Fraction,
     NonNegativeFloat,
@@ -184,6 +185,14 @@ class NeuralMixin:
         self.callbacks = callbacks
         self.precision = precision
         self.compile = compile
+
+    _training_params = (*_parameter_constraints, "dropout")
+    _fitted_attributes: dict = {
+        "history_": history,
+        "n_steps_": count,
+        "stop_reason_": short_text,
+        "best_step_": optional_count,
+    }
 
     # a model pickled before these parameters existed unpickles with their defaults
     precision = "auto"

@@ -23,6 +23,7 @@ from sklearn.utils import Bunch
 
 from charzoo.base import CharLM
 from charzoo.data import Corpus, check_texts, encode_corpus, resolve_mode
+from charzoo.fitted_attributes import count, non_negative_number_dict, number_dict
 from charzoo.hookspecs import hookimpl
 from charzoo.models.ensemble import MembersMixin, check_members, fit_member
 from charzoo.models.mixing import CompactMixtureDecoder, MixtureDecoder, MixtureModule, em_weights
@@ -114,6 +115,12 @@ class CharMixture(MembersMixin, CharLM):
         "validation_fraction": [Fraction(closed="neither")],
         "prefit": ["boolean"],
         "n_jobs": [Integral, None],
+    }
+    _training_params = ("validation_fraction", "prefit", "n_jobs")
+    _fitted_attributes: dict = {
+        "validation_nll_": number_dict,
+        "n_em_iter_": count,
+        "fit_seconds_": non_negative_number_dict,
     }
 
     def __init__(

@@ -254,6 +254,7 @@ class CharTransformer(NeuralSequenceLM):
         "block_size": [PositiveInt],
         "pack_documents": ["boolean"],
     }
+    _training_params = ("pack_documents",)
     _default_overrides: dict = {
         "batch_size": 128,
         "learning_rate": 2e-3,
