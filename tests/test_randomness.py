@@ -7,13 +7,15 @@ import pytest
 import torch
 from joblib import Parallel, delayed
 
-from charzoo import CharMLP, CharTransformer
+from charzoo import CharGRU, CharLSTM, CharMLP, CharTransformer
 from charzoo.datasets import load_names
 from charzoo.rng import current_generator, private_init, private_randomness
 
 NAMES = load_names()[:300]
 MODELS = {
     "mlp": (CharMLP, {"dropout": 0.5}),
+    "gru": (CharGRU, {"dropout": 0.3, "n_layers": 2, "n_embd": 8, "n_hidden": 16}),
+    "lstm": (CharLSTM, {"dropout": 0.3, "n_layers": 2, "n_embd": 8, "n_hidden": 16}),
     "transformer": (CharTransformer, {"dropout": 0.3, "n_embd": 16, "n_head": 2, "n_layer": 1}),
 }
 
