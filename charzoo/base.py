@@ -256,8 +256,8 @@ class CharLM(PresetsMixin, PortablePickleMixin, BaseEstimator):
     def score_samples(self, texts) -> np.ndarray:
         """Log-likelihood (natural log) of each text under the model.
 
-        In document mode a text of length L counts L + 1 predictions: its characters and the
-        end marker.
+        In document mode a text of length L (in NFC form) counts L + 1 predictions: its
+        characters and the end marker.
 
         Parameters
         ----------

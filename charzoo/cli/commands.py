@@ -292,10 +292,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     model = load_model_spec(args.model_file, args.threads)
     texts, _ = read_data(args.data, model.mode_)
     ppl = model.score(texts)
-    if isinstance(texts, list):
-        n = sum(len(t) + (model.mode_ == "document") for t in texts)
-    else:  # a .czb file
-        n = len(texts)
+    # the targets the model scored: characters of the NFC texts (minus those dropped by
+    # handle_unknown="ignore"), plus one end marker per text in document mode
+    n = len(model._encode(texts).targets)
     print(f"perplexity      {ppl:.4f}")
     print(f"nll             {nll_from_perplexity(ppl):.4f} nats/char")
     print(f"bits per char   {bits_per_char(ppl):.4f}")
