@@ -246,6 +246,12 @@ class CharLM(PresetsMixin, PortablePickleMixin, BaseEstimator):
         from charzoo.encoded import EncodedCorpus
 
         if isinstance(texts, EncodedCorpus):
+            if self.mode_ == "document":
+                raise ValueError(
+                    f"{name}: this {type(self).__name__} models documents (mode_='document') "
+                    f"and cannot score {texts!r}, one stream without document boundaries; "
+                    "pass a list of texts, or fit the model in stream mode"
+                )
             return texts.to_corpus(self.tokenizer_, self.handle_unknown)
         texts = check_texts(texts, name=name)
         return encode_corpus(
@@ -331,7 +337,8 @@ class CharLM(PresetsMixin, PortablePickleMixin, BaseEstimator):
             probability mass.
         max_length : int, optional
             Maximum number of characters generated after the prefix. Default: twice the
-            longest training text (document mode) or 256 (stream mode).
+            longest training text, at least 32 and at most 4096 (document mode), or 256
+            (stream mode).
         random_state : int or numpy generator, optional
             Seed for this call; defaults to the estimator's ``random_state``, so a seeded
             model generates the same texts on every call, also after save/load, on the same

@@ -44,8 +44,26 @@ def setup_fit(model, texts, validation_texts, tokenizer, warm: bool) -> tuple:
             model.mode_ = resolve_mode(model.mode, len(texts))
             model.max_text_length_ = 0
         model.max_text_length_ = max(model.max_text_length_, max(len(t) for t in texts))
-        train = encode_corpus(model.tokenizer_, texts, model.mode_, "error", verbose=model.verbose)
+        train = _encode_training(model, texts, warm)
     val = None
     if validation_texts is not None:
         val = model._encode_checked(validation_texts, "validation_texts")
     return train, val
+
+
+def _encode_training(model, texts: list[str], warm: bool):
+    """The training texts as ids. A warm start keeps the first fit's vocabulary: unseen
+    characters are dropped with ``handle_unknown="ignore"`` and refused with a message
+    saying so otherwise."""
+    if not warm:
+        return encode_corpus(model.tokenizer_, texts, model.mode_, "error", verbose=model.verbose)
+    try:
+        return encode_corpus(
+            model.tokenizer_, texts, model.mode_, model.handle_unknown, verbose=model.verbose
+        )
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc.args[0].split('; use only')[0]}. A warm start (warm_start=True) keeps the "
+            "vocabulary of the first fit: set warm_start=False to fit anew with a vocabulary "
+            "of these texts, or handle_unknown='ignore' to drop the unseen characters"
+        ) from None

@@ -60,6 +60,7 @@ def write_atomic(payload: dict, path: Path) -> None:
     replaces one, the permissions of the old file. Temp files left by an earlier save of the
     same target that was killed (``kill -9``) are removed.
     """
+    path = _save_target(path)
     directory = path.parent if str(path.parent) else Path(".")
     _remove_stale_temp_files(directory, path.name)
     # Serialise in memory first. If Ctrl-C interrupts torch.save before it has finished the
@@ -80,6 +81,21 @@ def write_atomic(payload: dict, path: Path) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _save_target(path: Path) -> Path:
+    """The file a save replaces: a symlink's target (the link stays a link); anything but a
+    regular file or a new name (a device such as ``/dev/null``, a FIFO, a directory) is
+    refused rather than replaced by a regular file."""
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file (a device, FIFO or socket)"
+        raise ValueError(
+            f"cannot save to {path}: it is {kind}, which a save would replace; save to a "
+            "regular file path such as model.cz"
+        )
+    return path
 
 
 def _new_file_mode(path: Path) -> int:

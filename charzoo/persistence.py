@@ -7,7 +7,7 @@ tensors::
      "model": "mlp", "class": "charzoo.models.mlp.CharMLP",  # class: informational
      "package": "charzoo", "package_version": "0.1.0",
      "params": "<JSON of get_params()>", "tokenizer": "<JSON>",
-     "fitted": "<JSON of mode_, history_, n_steps_, ...>", "state_dict": {name: tensor},
+     "fitted": "<JSON of the declared fitted attributes>", "state_dict": {name: tensor},
      "checksum": "<SHA-256 of every other field and every tensor>"}
 
 A meta-model such as :class:`~charzoo.models.mixture.CharMixture` also stores ``"members"``
@@ -23,10 +23,14 @@ It then verifies the file as a whole before building anything:
   attributes and the tensors (format 1 files, written by charzoo before this change, carry a
   checksum of the tensors only and are verified with it);
 - the hyperparameters must pass the class's own constraints (as at ``fit``);
-- the fitted attributes must be the ones charzoo writes (an allow-list, each with a type and a
-  plausible range), so a key can never shadow a method;
+- the fitted attributes must be ones the model's classes declare (``_fitted_attributes``, see
+  :mod:`charzoo.fitted_attributes`), each passing its validator, so a key can never shadow
+  a method;
 - the vocabulary must be sorted distinct single characters, and the tensors must have the
-  names, shapes and dtypes of the class's module and hold no NaN (parameters: no inf either).
+  names, shapes and dtypes of the class's module and hold no NaN (parameters: no inf either);
+- a module (or submodule) with a ``table_problem()`` method checks its stored state: n-gram
+  count tables (sorted keys, offsets, each context's probabilities summing to 1) and mixture
+  weights (non-negative, summing to 1).
 
 Any failure raises :class:`ModelFileError` saying what is wrong: not a charzoo model file,
 corrupted (checksum mismatch), unsafe (pickled objects), too new, or which field is invalid.
@@ -319,6 +323,10 @@ def load_model(path: str | os.PathLike, device: str | None = None) -> CharLM:
         raise ModelFileError(
             f"cannot load {path}: its tensors do not fit {name!r}: {exc}"
         ) from None
+    for part in module.modules():  # count tables and mixture weights check themselves
+        problem = part.table_problem() if hasattr(part, "table_problem") else None
+        if problem:
+            raise ModelFileError(f"cannot load {path}: {problem}; the file is damaged")
     if target is None:
         target = fallback_device(model.device, f"{type(model).__name__} in {path}")
     if device is not None:

@@ -18,6 +18,8 @@ from charzoo.tokenizer import BOUNDARY_ID, normalize
 from charzoo.utils import available_memory, make_generator, module_device, widest
 
 __all__ = [
+    "MAX_DEFAULT_LENGTH",
+    "default_max_length",
     "generate_texts",
     "CHECK_EVERY",
     "CPU_ROWS",
@@ -264,6 +266,27 @@ def sample(
     return result
 
 
+MAX_DEFAULT_LENGTH = 4096  # the default max_length never exceeds this (characters)
+
+
+def default_max_length(mode: str, max_text_length: int) -> int:
+    """``generate``'s default ``max_length``: 256 in stream mode; in document mode twice the
+    longest training text, at least 32 and at most :data:`MAX_DEFAULT_LENGTH` (a model fitted
+    on megabyte documents would otherwise sample millions of characters per text).
+
+    Examples
+    --------
+    >>> from charzoo.sampler import default_max_length
+    >>> default_max_length("document", 7), default_max_length("document", 40)
+    (32, 80)
+    >>> default_max_length("document", 10**6), default_max_length("stream", 10**6)
+    (4096, 256)
+    """
+    if mode == "stream":
+        return 256
+    return min(MAX_DEFAULT_LENGTH, max(32, 2 * max_text_length))
+
+
 def generate_texts(
     model: object,
     n: int,
@@ -285,7 +308,7 @@ def generate_texts(
         model.tokenizer_.encode(prefix, handle_unknown=model.handle_unknown)
     )
     if max_length is None:
-        max_length = 256 if model.mode_ == "stream" else max(32, 2 * model.max_text_length_)
+        max_length = default_max_length(model.mode_, model.max_text_length_)
     if random_state is None:
         seed, name = model.random_state, "random_state"
     else:

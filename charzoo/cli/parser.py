@@ -154,8 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-length",
         type=int,
         metavar="L",
-        help="at most L characters after the prefix (default: twice the longest training text; "
-        "256 in stream mode)",
+        help="at most L characters after the prefix (default: twice the longest training text, "
+        "32 to 4096; 256 in stream mode)",
     )
     p.add_argument(
         "--seed", type=int, help="make the samples reproducible (default: fresh on every run)"

@@ -179,9 +179,9 @@ class CharMixture(MembersMixin, CharLM):
 
         Parameters
         ----------
-        texts : iterable of str
+        texts : iterable of str or EncodedCorpus
             Training texts (with ``prefit=True``: the held-out texts the weights are learned
-            on).
+            on). An encoded corpus is one stream, decoded into memory for the members.
         y : None
             Ignored.
         validation_texts : iterable of str, optional
@@ -196,6 +196,7 @@ class CharMixture(MembersMixin, CharLM):
         """
         self._validate_params()
         members = self._members()
+        texts, validation_texts = _decoded(texts), _decoded(validation_texts)
         texts = check_texts(texts, for_fit=True)
         if validation_texts is not None:
             validation_texts = check_texts(validation_texts, name="validation_texts")
@@ -368,5 +369,13 @@ class CharMixture(MembersMixin, CharLM):
 
 
 @hookimpl
+def _decoded(texts: object) -> object:
+    """An :class:`~charzoo.encoded.EncodedCorpus` as ``[its text]`` (one stream; the members
+    are fitted on the text in memory), anything else unchanged."""
+    from charzoo.encoded import EncodedCorpus
+
+    return [texts.decode()] if isinstance(texts, EncodedCorpus) else texts
+
+
 def charzoo_register_models(register):
     register(CharMixture, name="mixture", description="Mixture of zoo models (EM weights)")
