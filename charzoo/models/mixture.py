@@ -368,7 +368,6 @@ class CharMixture(MembersMixin, CharLM):
         self.named_estimators_ = Bunch(**dict(members))
 
 
-@hookimpl
 def _decoded(texts: object) -> object:
     """An :class:`~charzoo.encoded.EncodedCorpus` as ``[its text]`` (one stream; the members
     are fitted on the text in memory), anything else unchanged."""
@@ -377,5 +376,6 @@ def _decoded(texts: object) -> object:
     return [texts.decode()] if isinstance(texts, EncodedCorpus) else texts
 
 
+@hookimpl
 def charzoo_register_models(register):
     register(CharMixture, name="mixture", description="Mixture of zoo models (EM weights)")
