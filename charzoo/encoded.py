@@ -30,6 +30,7 @@ then        ``N`` ids of ``dtype`` (int16 ids are non-negative: the same bytes a
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import struct
@@ -345,6 +346,13 @@ def encode_file(
 
     if output.is_dir():
         raise ValueError(f"cannot write {output}: it is a directory; name a .czb file")
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ValueError(
+            f"encoding={encoding!r} is not a text encoding Python knows; use e.g. 'utf-8', "
+            "'utf-8-sig' or 'latin-1'"
+        ) from None
     tmp = None
     try:
         alphabet: set[str] = set()

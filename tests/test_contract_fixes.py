@@ -192,3 +192,64 @@ def test_deeply_nested_json_is_a_model_file_error(tmp_path):
     _rewrite(tmp_path / "b.cz", lambda p: p.update(fitted="[" * 100000 + "]" * 100000))
     with pytest.raises(ModelFileError, match="nested too deeply"):
         charzoo.load(tmp_path / "b.cz")
+
+
+# ------------------------------------------------------------------------ command line
+@pytest.fixture()
+def cli_dir(tmp_path):
+    from charzoo.encoded import write_encoded
+
+    (tmp_path / "d.txt").write_text("abc\nabd\nbca\n", encoding="utf-8")
+    write_encoded("abcabd\n", tmp_path / "D.CZB")
+    (tmp_path / "dir.txt").mkdir()
+    CharBigram().fit(["abc", "abd"]).save(tmp_path / "m.cz")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["score", "{d}/m.cz", "{d}/D.CZB"], "encoded corpus (one stream), but the model in"),
+        (["encode", "{d}/dir.txt", "-o", "{d}/e.czb"], "dir.txt is a directory"),
+        (["encode", "{d}/d.txt", "-o", "{d}/e.czb", "--encoding", "nope"], "'nope' is not a"),
+        (["encode", "{d}/d.txt", "-o", "{d}/dir.txt"], "it is a directory"),
+    ],
+)
+def test_cli_messages_name_the_real_problem(cli_dir, capsys, argv, message):
+    from charzoo.cli import main
+
+    assert main([a.format(d=cli_dir) for a in argv]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("charzoo: error: ") and message in err
+    assert "--mode" not in err and "internal error" not in err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--samples", "-3"], "--samples: must be an integer >= 0"),
+        (["--sample-every", "0"], "--sample-every: must be an integer >= 1"),
+    ],
+)
+def test_cli_sampling_options_are_checked_before_training(cli_dir, capsys, option, message):
+    from charzoo.cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["fit", "mlp", str(cli_dir / "d.txt"), "-o", str(cli_dir / "x.cz"), *option])
+    assert caught.value.code == 2 and message in capsys.readouterr().err
+    assert not (cli_dir / "x.cz").exists()
+
+
+def test_cli_capital_czb_is_an_encoded_corpus_and_resume_may_change_dropout(cli_dir, capsys):
+    from charzoo.cli import main
+
+    out = str(cli_dir / "s.cz")
+    assert main(["fit", "ngram", str(cli_dir / "D.CZB"), "-o", out, "-q"]) == 0
+    assert charzoo.load(out).mode_ == "stream"  # read as ids, not as the file's bytes
+    mlp = str(cli_dir / "r.cz")
+    base = ["fit", "mlp", str(cli_dir / "d.txt"), "-o", mlp, "--max-steps", "3", "-q"]
+    assert main(base) == 0
+    assert main([*base, "--resume", mlp, "--param", "dropout=0.3"]) == 0
+    assert charzoo.load(mlp).dropout == 0.3 and charzoo.load(mlp).n_steps_ == 6
+    assert main([*base, "--resume", mlp, "--param", "n_embd=3"]) == 1
+    assert "n_embd cannot change when resuming" in capsys.readouterr().err

@@ -107,7 +107,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.resume:
         model = _resume(args, info, valid, params)
         mode = model.mode_
-        texts, _ = read_data(args.data, mode)
+        texts, _ = read_data(args.data, mode, f"the model in {args.resume} (fitted on {mode}s)")
     else:
         texts, mode = read_data(args.data, args.mode)
         params["mode"] = mode
@@ -163,22 +163,18 @@ def _resume(args: argparse.Namespace, info, valid: set[str], params: dict):
             f"{args.resume} holds a {type(model).__name__} model, not {args.model!r} "
             f"({info.cls.__name__})"
         )
-    import inspect
+    from charzoo.fitted_state import training_params
 
-    from charzoo.base import CharLM
-    from charzoo.neural import NeuralMixin
-
-    # training settings may change; the network's shape and the data handling may not
-    trainable = {
-        *inspect.signature(CharLM.__init__).parameters,
-        *inspect.signature(NeuralMixin.__init__).parameters,
-    } - {"self", "kwargs", "mode", "handle_unknown"}
+    # training settings may change (dropout, learning_rate, ...); the network's structure
+    # and the data mode may not (see charzoo.fitted_state)
+    trainable = training_params(type(model))
     saved = model.get_params(deep=False)
     for key, value in params.items():
         if key not in trainable and value != saved[key]:
             raise CLIError(
                 f"--param {key} cannot change when resuming (the saved model has "
-                f"{key}={saved[key]!r}); only training settings can"
+                f"{key}={saved[key]!r}); only training settings can: "
+                + ", ".join(sorted(trainable & valid))
             )
     model.set_params(**params, warm_start=True)
     return model
@@ -230,6 +226,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from charzoo.encoded import encode_file
 
     source = Path(args.text)
+    if source.is_dir():
+        raise CLIError(f"{args.text} is a directory, expected a text file")
     if not source.is_file():
         raise CLIError(f"no such file: {args.text}")
     encoded = encode_file(source, args.output, encoding=args.encoding, verbose=not args.quiet)
@@ -259,7 +257,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not args.novel:
         samples = model.generate(args.n, random_state=rng, **options)
     else:
-        known = set(read_data(args.novel, "document")[0])
+        known = set(read_data(args.novel, "document", "--novel (it compares whole texts)")[0])
         limit = args.max_draws if args.max_draws is not None else 20 * args.n
         if limit < args.n:
             raise CLIError(f"--max-draws {limit} is smaller than -n {args.n}")
@@ -290,7 +288,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     from charzoo.metrics import bits_per_char, nll_from_perplexity
 
     model = load_model_spec(args.model_file, args.threads)
-    texts, _ = read_data(args.data, model.mode_)
+    texts, _ = read_data(
+        args.data, model.mode_, f"the model in {args.model_file} (fitted on {model.mode_}s)"
+    )
     ppl = model.score(texts)
     # the targets the model scored: characters of the NFC texts (minus those dropped by
     # handle_unknown="ignore"), plus one end marker per text in document mode
