@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from charzoo._version import __version__
-from charzoo.fitted_attributes import fitted_attributes
+from charzoo.fitted_attributes import declared_fitted_attributes
 from charzoo.fitted_state import record_structure
 from charzoo.model_file import (
     FORMAT,
@@ -106,7 +106,9 @@ def save_model(model: CharLM, path: str | os.PathLike) -> None:
         bad = torch.isnan(tensor) if key not in parameters else ~torch.isfinite(tensor)
         if tensor.is_floating_point() and bool(bad.any()):
             raise ValueError(f"refusing to save non-finite weights ({key})")
-    fitted = {a: getattr(model, a) for a in fitted_attributes(model) if hasattr(model, a)}
+    fitted = {
+        a: getattr(model, a) for a in declared_fitted_attributes(type(model)) if hasattr(model, a)
+    }
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -160,7 +162,11 @@ def _describe_members(model: CharLM) -> list[dict]:
         params = plain_params(params, f"member {name!r}")
         params = {k: v if jsonable(v) else None for k, v in params.items()}
         _check_loadable(type(member), params, f"member {name!r}")
-        fitted = {a: getattr(member, a) for a in fitted_attributes(member) if hasattr(member, a)}
+        fitted = {
+            a: getattr(member, a)
+            for a in declared_fitted_attributes(type(member))
+            if hasattr(member, a)
+        }
         entry = {
             "name": name,
             "model": info.name,
