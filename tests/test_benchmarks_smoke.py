@@ -92,3 +92,9 @@ def test_packing_speed_benchmark_runs(tmp_path):
     assert slots["slot_ratio"] > 1.1
     assert slots["packed_target_fraction"] > slots["padded_target_fraction"]
     assert fit["speedup"] > 0
+
+
+def test_private_dropout_speed_benchmark_runs(tmp_path):
+    records = _smoke_records("private_dropout_speed.py", tmp_path)
+    assert [r["model"].split()[0] for r in records] == ["CharTransformer", "CharGRU", "CharLSTM"]
+    assert all(r["seconds"] > 0 and r["baseline_seconds"] > 0 for r in records)
