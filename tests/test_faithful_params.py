@@ -50,12 +50,13 @@ def _tiny(name: str) -> charzoo.CharLM:
     return model.set_params(**{k: v for k, v in SMALL.items() if k in names})
 
 
+@pytest.mark.parametrize("name", list_models())
 @settings(
-    max_examples=len(list_models()) * 2, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(
-    name=st.sampled_from(list_models()), kinds=st.lists(st.integers(0, 4), min_size=40, max_size=40)
-)
+@given(kinds=st.lists(st.integers(0, 4), min_size=40, max_size=40))
 def test_numpy_typed_parameters_round_trip_exactly(tmp_path_factory, name, kinds):
     model = _tiny(name)
     given_params = model.get_params(deep=False)
