@@ -807,9 +807,15 @@ def cli_cases() -> list[Case]:
 def all_cases() -> list[Case]:
     from charzoo import list_models
 
+    try:
+        from benchmarks.hostile_contract import contract_cases
+    except ImportError:  # run as a script from benchmarks/
+        from hostile_contract import contract_cases
+
     cases = []
     for name in list_models():
         cases.extend(model_cases(name))
+        cases.extend(contract_cases(name, Case, SMALL))
     cases.extend(cli_cases())
     return cases
 

@@ -18,9 +18,10 @@ dinosaurs and Russian names; ``python benchmarks/mixture.py --smoke`` is its sec
 check), ``threads.py`` (torch's default thread count against one thread), ``scaling.py``
 (dask grid search, torchrun data parallelism), ``dropout_speed.py`` (charzoo's CPU dropout
 beside torch's, per layer and per training step), ``packing_speed.py`` (the Transformer's
-packed document batches beside padded ones), ``hostile.py`` (the red-team cases) and, when
-the plugin is installed, ``plugins_mingru.py``. Two scripts are tools, not benchmarks, and
-run by hand: ``train_pretrained.py`` rebuilds the shipped pretrained models and
+packed document batches beside padded ones), ``private_dropout_speed.py`` (dropout from the
+fit's own generator beside the fused kernels' dropout), ``hostile.py`` (the red-team
+cases) and, when the plugin is installed, ``plugins_mingru.py``. Two scripts are tools,
+not benchmarks, and run by hand: ``train_pretrained.py`` rebuilds the shipped pretrained models and
 ``quality_push.py`` tunes one configuration at a time (its table records every try). Quality
 runs take tens of minutes; ``--only`` picks some of them. ``--accelerator`` also runs
 ``accelerator.py`` (charzoo on one GPU beside plain reference loops; it exits at once without
@@ -63,6 +64,7 @@ def quality_jobs() -> dict[str, list[str]]:
         "scaling": ["scaling.py"],  # dask grid search and torchrun, needs the distributed extra
         "dropout-speed": ["dropout_speed.py"],
         "packing-speed": ["packing_speed.py"],
+        "private-dropout-speed": ["private_dropout_speed.py"],
         "hostile": ["hostile.py", "--out", str(HERE / "results" / "hostile_latest.jsonl")],
     }
     jobs["mixture"] = ["mixture.py", "--corpus", "names", "dinos", "russian"]

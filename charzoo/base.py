@@ -19,17 +19,18 @@ from charzoo.data import (
     Corpus,
     check_texts,
     encode_corpus,
-    fit_tokenizer,
-    resolve_mode,
 )
+from charzoo.fitted_attributes import data_mode, text_length
+from charzoo.fitted_state import PUBLIC_METHODS, check_structure, public_method
 from charzoo.generation import GenerationMixin
 from charzoo.metrics import warn_if_passthrough_scorer
+from charzoo.param_values import plain_params
 from charzoo.params import Options, PositiveInt, publish_signature, validate_params
 from charzoo.pickling import PortablePickleMixin
 from charzoo.presets import PresetsMixin
 from charzoo.proba import NextCharMixin
+from charzoo.rng import private_randomness
 from charzoo.sampler import Decoder
-from charzoo.tokenizer import fitted_copy, normalize
 from charzoo.utils import (
     check_device,
     module_device,
@@ -112,9 +113,18 @@ class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, GenerationMixin, 
         self.n_threads = n_threads
         self.random_state = random_state
 
+    # hyperparameters that may change after fit (see charzoo.fitted_state); the rest are
+    # structural: changing one after fit makes score/generate/save ask for a refit
+    _training_params = ("device", "verbose", "n_threads", "random_state", "handle_unknown")
+    # fitted attributes a model file keeps (see charzoo.fitted_attributes)
+    _fitted_attributes: dict = {"mode_": data_mode, "max_text_length_": text_length}
+
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         publish_signature(cls)
+        for name in PUBLIC_METHODS:  # plain hyperparameter values, structure checks
+            if name in cls.__dict__:
+                setattr(cls, name, public_method(cls.__dict__[name]))
 
     # ----------------------------------------------------------------- subclass interface
     def _fit_model(self, train: Corpus, val: Corpus | None, generator: torch.Generator) -> None:
@@ -158,7 +168,7 @@ class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, GenerationMixin, 
         ``device`` must exist on this machine.
         """
         constraints = self._all_parameter_constraints()
-        params = self.get_params(deep=False)
+        params = plain_params(self.get_params(deep=False), type(self).__name__)
         validate_params(constraints, params, type(self).__name__)
         self._check_params()
         if device:
@@ -199,8 +209,7 @@ class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, GenerationMixin, 
         try:
             train, val = self._setup_fit(texts, validation_texts, tokenizer, warm)
             seed = seed_from(self.random_state)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
+            with private_randomness(seed):
                 self._fit_model(train, val, torch.Generator().manual_seed(seed))
         except BaseException:
             # an error or a Ctrl-C before training finished a step leaves no half-fitted model
@@ -211,50 +220,18 @@ class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, GenerationMixin, 
         return self
 
     def _warm_start_applies(self) -> bool:
-        """The one place deciding warm start (fit forgets the old fit otherwise)."""
-        return bool(getattr(self, "warm_start", False)) and hasattr(self, "module_")
+        """The one place deciding warm start (fit forgets the old fit otherwise); a warm
+        start after a structural ``set_params`` raises ``StructureChangedError``."""
+        warm = bool(getattr(self, "warm_start", False)) and hasattr(self, "module_")
+        if warm:
+            check_structure(self, "continue training (warm_start=True)")
+        return warm
 
     def _setup_fit(self, texts, validation_texts, tokenizer, warm: bool) -> tuple:
-        """Everything ``fit`` does before training: check inputs, set the tokenizer and mode
-        (unless ``warm``); returns the encoded training and validation corpora."""
-        from charzoo.encoded import EncodedCorpus, fit_setup
+        """Everything ``fit`` does before training (see :func:`charzoo.fit_inputs.setup_fit`)."""
+        from charzoo.fit_inputs import setup_fit
 
-        if isinstance(texts, EncodedCorpus):
-            if tokenizer is not None:
-                raise ValueError(
-                    "tokenizer cannot be given with an EncodedCorpus: the file carries its "
-                    "own vocabulary; encode the corpus with that tokenizer's characters"
-                )
-            train = fit_setup(self, texts, warm)
-        else:
-            texts = check_texts(texts, for_fit=True)
-            if tokenizer is not None:
-                tokenizer = fitted_copy(tokenizer, self.handle_unknown)
-                missing = set().union(*map(normalize, texts)) - set(tokenizer.chars)
-                if missing:
-                    raise ValueError(
-                        f"tokenizer lacks characters of texts: {''.join(sorted(missing))!r}"
-                        "; fit the tokenizer on these texts too"
-                    )
-                if warm and tokenizer != self.tokenizer_:
-                    raise ValueError(
-                        "tokenizer differs from the vocabulary of this warm-started model; "
-                        "pass the model's own tokenizer_ or set warm_start=False"
-                    )
-            if not warm:
-                self.tokenizer_ = (
-                    fit_tokenizer(texts, self.handle_unknown, verbose=self.verbose)
-                    if tokenizer is None
-                    else tokenizer
-                )
-                self.mode_ = resolve_mode(self.mode, len(texts))
-                self.max_text_length_ = 0
-            self.max_text_length_ = max(self.max_text_length_, max(len(t) for t in texts))
-            train = encode_corpus(self.tokenizer_, texts, self.mode_, "error", verbose=self.verbose)
-        val = None
-        if validation_texts is not None:
-            val = self._encode_checked(validation_texts, "validation_texts")
-        return train, val
+        return setup_fit(self, texts, validation_texts, tokenizer, warm)
 
     def _forget_fit(self) -> None:
         """Remove every fitted attribute (names ending in ``_``), leaving an unfitted model."""
@@ -279,6 +256,12 @@ class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, GenerationMixin, 
         from charzoo.encoded import EncodedCorpus
 
         if isinstance(texts, EncodedCorpus):
+            if self.mode_ == "document":
+                raise ValueError(
+                    f"{name}: this {type(self).__name__} models documents (mode_='document') "
+                    f"and cannot score {texts!r}, one stream without document boundaries; "
+                    "pass a list of texts, or fit the model in stream mode"
+                )
             return texts.to_corpus(self.tokenizer_, self.handle_unknown)
         texts = check_texts(texts, name=name)
         return encode_corpus(
@@ -289,8 +272,8 @@ class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, GenerationMixin, 
     def score_samples(self, texts) -> np.ndarray:
         """Log-likelihood (natural log) of each text under the model.
 
-        In document mode a text of length L counts L + 1 predictions: its characters and the
-        end marker.
+        In document mode a text of length L (in NFC form) counts L + 1 predictions: its
+        characters and the end marker.
 
         Parameters
         ----------
@@ -350,3 +333,8 @@ class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, GenerationMixin, 
         """Number of trainable parameters of the fitted module."""
         check_is_fitted(self, "module_")
         return sum(p.numel() for p in self.module_.parameters() if p.requires_grad)
+
+
+for _name in PUBLIC_METHODS:  # CharLM's own methods and those of its mixins
+    if hasattr(CharLM, _name):
+        setattr(CharLM, _name, public_method(getattr(CharLM, _name)))

@@ -15,8 +15,10 @@ on a GPU).
 from __future__ import annotations
 
 from collections.abc import Callable
+from numbers import Integral
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -93,12 +95,27 @@ class EarlyStopping(Callback):
 
     Parameters
     ----------
-    patience : int
+    patience : int >= 1
         Evaluations without improvement tolerated (the estimators' ``n_iter_no_change``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a ``patience`` that is not an int >= 1 (a bool, a float, a str, 0 or less).
     """
 
     def __init__(self, patience: int) -> None:
-        self.patience = patience
+        if isinstance(patience, (bool, np.bool_)) or not isinstance(patience, Integral):
+            raise TypeError(
+                f"EarlyStopping(patience) must be an int >= 1, got {patience!r} "
+                f"({type(patience).__name__}); e.g. EarlyStopping(patience=5)"
+            )
+        if patience < 1:
+            raise ValueError(
+                f"EarlyStopping(patience) must be an int >= 1, got {patience}; patience is the "
+                "number of evaluations without improvement tolerated (e.g. 5)"
+            )
+        self.patience = int(patience)
         self.misses = 0
 
     def on_train_begin(self, trainer: Trainer) -> None:

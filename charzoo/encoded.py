@@ -30,9 +30,11 @@ then        ``N`` ids of ``dtype`` (int16 ids are non-negative: the same bytes a
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import struct
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +102,12 @@ class EncodedCorpus:
                 raise ValueError(f"{self.path} has a damaged header ({exc})") from None
         if dtype not in _DTYPES:
             raise ValueError(f"{self.path}: unknown id dtype {dtype!r}; expected {_DTYPES}")
+        problem = _vocabulary_problem(chars)
+        if problem or n_ids < 0:
+            raise ValueError(
+                f"{self.path} has a damaged header ({problem or f'n_ids={n_ids}'}); re-encode "
+                "the text with `charzoo encode`"
+            )
         offset = _data_offset(size)
         expected = offset + n_ids * np.dtype(dtype).itemsize
         actual = self.path.stat().st_size
@@ -114,6 +122,18 @@ class EncodedCorpus:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def _check_ids(self) -> None:
+        """Refuse ids outside the vocabulary (a damaged file); checked once, in one pass."""
+        if getattr(self, "_ids_checked", False) or len(self.ids) == 0:
+            return
+        top = int(self.ids.max())
+        if top > len(self.chars) or int(self.ids.min()) < 1:
+            raise ValueError(
+                f"{self.path} is damaged: it holds ids outside its vocabulary of "
+                f"{len(self.chars)} characters (1..{len(self.chars)}); re-encode the text"
+            )
+        self._ids_checked = True
 
     def __repr__(self) -> str:
         return f"EncodedCorpus({str(self.path)!r}, {len(self)} ids, {len(self.chars)} chars)"
@@ -138,6 +158,7 @@ class EncodedCorpus:
         mapped file. Otherwise the ids are translated to ``tokenizer``'s ids in memory;
         characters it does not know raise (``handle_unknown="error"``) or are dropped.
         """
+        self._check_ids()
         if tokenizer is None or tokenizer.chars == self.chars:
             targets = torch.from_numpy(self.ids)
             return Corpus(targets, torch.tensor([len(targets)]), "stream")
@@ -155,6 +176,33 @@ class EncodedCorpus:
             ids = ids[~unknown]
         targets = torch.from_numpy(ids.astype(id_dtype(tokenizer.vocab_size)))
         return Corpus(targets, torch.tensor([len(targets)]), "stream")
+
+
+def _vocabulary_problem(chars: object) -> str | None:
+    """Why a header's ``chars`` is not a vocabulary: sorted distinct single NFC characters."""
+    if not isinstance(chars, list) or not chars:
+        return "no character list"
+    for ch in chars:
+        if not isinstance(ch, str) or len(ch) != 1:
+            return f"vocabulary entry {ch!r} is not a single character"
+        if normalize(ch) != ch:
+            return f"vocabulary entry {ch!r} (U+{ord(ch):04X}) is not in NFC"
+    if any(a >= b for a, b in zip(chars, chars[1:])):
+        return "the vocabulary is not sorted distinct characters (a duplicate or swap)"
+    return None
+
+
+def _temp_beside(output: Path) -> Path:
+    """A new, uniquely named temp file beside ``output`` (two processes writing one output
+    never share one); ``output`` must not be a directory."""
+    if output.is_dir():
+        raise ValueError(f"cannot write {output}: it is a directory; name a .czb file")
+    from charzoo.model_file import _new_file_mode
+
+    fd, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    os.close(fd)
+    os.chmod(name, _new_file_mode(output))  # what a plain new file (or the old one) gets
+    return Path(name)
 
 
 def fit_setup(estimator, encoded: EncodedCorpus, warm: bool) -> Corpus:
@@ -221,11 +269,14 @@ def write_encoded(text: str, path: str | os.PathLike) -> EncodedCorpus:
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     tokenizer = fit_tokenizer([text])
     ids = encode_corpus(tokenizer, [text], "stream").targets.numpy()
-    tmp = Path(f"{path}.tmp")
-    with open(tmp, "wb") as handle:
-        _write_header(handle, tokenizer.chars, ids.dtype, len(ids))
-        handle.write(ids.tobytes())
-    os.replace(tmp, path)
+    tmp = _temp_beside(Path(path))
+    try:
+        with open(tmp, "wb") as handle:
+            _write_header(handle, tokenizer.chars, ids.dtype, len(ids))
+            handle.write(ids.tobytes())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return EncodedCorpus(path)
 
 
@@ -293,6 +344,16 @@ def encode_file(
             total=total, desc=desc, unit="B", unit_scale=True, disable=not show_progress(verbose)
         )
 
+    if output.is_dir():
+        raise ValueError(f"cannot write {output}: it is a directory; name a .czb file")
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ValueError(
+            f"encoding={encoding!r} is not a text encoding Python knows; use e.g. 'utf-8', "
+            "'utf-8-sig' or 'latin-1'"
+        ) from None
+    tmp = None
     try:
         alphabet: set[str] = set()
         with bar("vocabulary") as progress:
@@ -304,7 +365,7 @@ def encode_file(
         tokenizer._set_chars(sorted(alphabet))
         table = _code_table(tokenizer)
         dtype = id_dtype(tokenizer.vocab_size)
-        tmp = output.with_name(output.name + ".tmp")
+        tmp = _temp_beside(output)
         n_ids = 0
         with open(tmp, "wb") as handle, bar("encoding") as progress:
             size = _write_header(handle, tokenizer.chars, dtype, 0, None) + 24  # room for n_ids
@@ -316,10 +377,13 @@ def encode_file(
                 n_ids += len(codes)
             handle.seek(0)
             _write_header(handle, tokenizer.chars, dtype, n_ids, size)
+        os.replace(tmp, output)
     except UnicodeDecodeError as exc:
         raise ValueError(
             f"{source} is not {encoding} text ({exc.reason} at byte {exc.start} of a block); "
             "pass the file's encoding"
         ) from None
-    os.replace(tmp, output)
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)  # gone after the rename; removed after a failure
     return EncodedCorpus(output)

@@ -90,7 +90,8 @@ class GenerationMixin:
             distribution first; constraints then condition the result.
         max_length : int, optional
             Maximum number of characters generated after the prefix. Default: twice the
-            longest training text (document mode, at least 32) or 256 (stream mode).
+            longest training text, at least 32 and at most 4096 (document mode), or 256
+            (stream mode).
         random_state : int or numpy generator, optional
             Seed for this call; defaults to the estimator's ``random_state``, so a seeded
             model generates the same texts on every call, also after save/load, on the same

@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from charzoo.rng import current_generator
+
 __all__ = ["BatchNorm", "Dropout", "output_layer", "tanh_layer"]
 
 
@@ -31,16 +33,22 @@ class Dropout(nn.Dropout):
     ``uniform(0, 1) >= p`` in float32 and multiplied in, so the backward pass is one
     multiplication by the saved mask; ``torch``'s own CPU dropout draws a Bernoulli tensor
     and takes about twice as long forward and backward together
-    (``benchmarks/dropout_speed.py``). On other devices torch's fused kernel is used.
+    (``benchmarks/dropout_speed.py``). Inside ``fit`` the mask is drawn from the fit's own
+    generator (:func:`charzoo.rng.current_generator`), never from torch's global one; outside
+    a fit on a non-CPU device torch's fused kernel is used.
     Being an ``nn.Dropout``, it has no state and ``isinstance(m, nn.Dropout)`` holds.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
-        if x.device.type != "cpu" or self.p == 1:
+        if self.p == 1:
+            return x * 0.0
+        generator = current_generator(x.device)
+        if x.device.type != "cpu" and generator is None:
             return super().forward(x)
-        keep = torch.rand(x.shape, dtype=torch.float32).ge_(self.p).mul_(1.0 / (1.0 - self.p))
+        keep = torch.rand(x.shape, dtype=torch.float32, device=x.device, generator=generator)
+        keep = keep.ge_(self.p).mul_(1.0 / (1.0 - self.p))
         return x * keep.to(x.dtype)
 
 

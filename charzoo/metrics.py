@@ -65,11 +65,13 @@ def bits_per_char(perplexity: float) -> float:
 
 def warn_if_passthrough_scorer(name: str) -> None:
     """Warn when scikit-learn calls ``score`` because no ``scoring`` was given."""
-    try:
-        caller = sys._getframe(2).f_locals.get("self")
-    except ValueError:
-        return
-    if type(caller).__name__ == "_PassthroughScorer":
+    callers = []
+    for depth in range(2, 7):  # score, then charzoo's method wrappers, then the caller
+        try:
+            callers.append(type(sys._getframe(depth).f_locals.get("self")).__name__)
+        except ValueError:
+            break
+    if "_PassthroughScorer" in callers:
         warnings.warn(
             f"scikit-learn is ranking {name} by .score(), which returns perplexity (lower is "
             "better), so it would pick the worst model. Pass "

@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 
 from charzoo._version import __version__
+from charzoo.fitted_attributes import declared_fitted_attributes
 from charzoo.tokenizer import CharTokenizer
 
 __all__ = [
-    "FITTED_ATTRIBUTES",
     "FORMAT",
     "FORMAT_VERSION",
     "ModelFileError",
@@ -38,16 +38,6 @@ __all__ = [
 
 FORMAT = "charzoo"
 FORMAT_VERSION = 2  # the checksum covers the whole payload
-FITTED_ATTRIBUTES = (
-    "mode_",
-    "max_text_length_",
-    "history_",
-    "n_steps_",
-    "stop_reason_",
-    "best_step_",
-)
-MAX_TEXT_LENGTH = 10**10  # the longest text a plausible file records (characters)
-_HISTORY_KEYS = ("step", "train_loss", "val_loss", "lr")
 _STALE_TMP_SECONDS = 600  # temp files of a save without a pid older than this are removed
 
 
@@ -70,6 +60,7 @@ def write_atomic(payload: dict, path: Path) -> None:
     replaces one, the permissions of the old file. Temp files left by an earlier save of the
     same target that was killed (``kill -9``) are removed.
     """
+    path = _save_target(path)
     directory = path.parent if str(path.parent) else Path(".")
     _remove_stale_temp_files(directory, path.name)
     # Serialise in memory first. If Ctrl-C interrupts torch.save before it has finished the
@@ -90,6 +81,21 @@ def write_atomic(payload: dict, path: Path) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _save_target(path: Path) -> Path:
+    """The file a save replaces: a symlink's target (the link stays a link); anything but a
+    regular file or a new name (a device such as ``/dev/null``, a FIFO, a directory) is
+    refused rather than replaced by a regular file."""
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file (a device, FIFO or socket)"
+        raise ValueError(
+            f"cannot save to {path}: it is {kind}, which a save would replace; save to a "
+            "regular file path such as model.cz"
+        )
+    return path
 
 
 def _new_file_mode(path: Path) -> int:
@@ -233,6 +239,10 @@ def read_payload(path: Path) -> dict:
 def json_field(payload: dict, key: str, path: Path) -> object:
     try:
         return json.loads(payload[key])
+    except RecursionError:
+        raise ModelFileError(
+            f"cannot load {path}: its {key!r} field is nested too deeply (corrupted file)"
+        ) from None
     except (ValueError, TypeError):
         raise ModelFileError(
             f"cannot load {path}: its {key!r} field is not valid JSON (corrupted file)"
@@ -259,38 +269,20 @@ def check_tokenizer(data: object, path: Path) -> CharTokenizer:
     return CharTokenizer.from_json(json.dumps(data))
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
-
-
-def check_fitted(data: object, path: Path) -> dict:
-    """The fitted attributes, each checked against its allow-listed type and range."""
+def check_fitted(data: object, path: Path, cls: type) -> dict:
+    """The fitted attributes of a ``cls`` model, each checked by the validator its class
+    declares (see :mod:`charzoo.fitted_attributes`)."""
+    declared = declared_fitted_attributes(cls)
     if not isinstance(data, dict):
         raise ModelFileError(f"cannot load {path}: the fitted attributes are not a record")
-    unknown = sorted(set(data) - set(FITTED_ATTRIBUTES))
+    unknown = sorted(set(data) - set(declared))
     if unknown:
         raise ModelFileError(
-            f"cannot load {path}: unknown fitted attribute(s) {unknown}; charzoo only "
-            f"restores {list(FITTED_ATTRIBUTES)}"
+            f"cannot load {path}: unknown fitted attribute(s) {unknown}; {cls.__name__} "
+            f"declares {sorted(declared)}"
         )
-    checks = {
-        "mode_": lambda v: v in ("document", "stream"),
-        "max_text_length_": lambda v: _is_int(v) and 0 <= v <= MAX_TEXT_LENGTH,
-        "n_steps_": lambda v: _is_int(v) and v >= 0,
-        "stop_reason_": lambda v: isinstance(v, str) and len(v) < 100,
-        "best_step_": lambda v: v is None or (_is_int(v) and v >= 0),
-        "history_": lambda v: (
-            isinstance(v, dict)
-            and set(v) <= set(_HISTORY_KEYS)
-            and all(isinstance(x, list) and all(map(_is_number, x)) for x in v.values())
-        ),
-    }
     for key, value in data.items():
-        if not checks[key](value):
+        if not declared[key](value):
             raise ModelFileError(
                 f"cannot load {path}: fitted attribute {key}={str(value)[:60]!r} is invalid "
                 "or implausible"

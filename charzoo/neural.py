@@ -20,6 +20,7 @@ from charzoo.fit_memory import (
     estimate_fit_memory,
     format_bytes,
 )
+from charzoo.fitted_attributes import count, history, optional_count, short_text
 from charzoo.params import (
     Fraction,
     NonNegativeFloat,
@@ -29,6 +30,7 @@ from charzoo.params import (
     PositiveInt,
 )
 from charzoo.precision import PRECISIONS, PrecisionDecoder, precision_context, resolve_precision
+from charzoo.rng import private_init
 from charzoo.training import (
     LR_SCHEDULES,
     MIN_EVAL_INTERVAL,
@@ -192,6 +194,14 @@ class NeuralMixin:
         self.precision = precision
         self.compile = compile
 
+    _training_params = (*_parameter_constraints, "dropout")
+    _fitted_attributes: dict = {
+        "history_": history,
+        "n_steps_": count,
+        "stop_reason_": short_text,
+        "best_step_": optional_count,
+    }
+
     def _training_task(
         self, train: Corpus, val: Corpus | None, generator: torch.Generator
     ) -> TrainingTask:
@@ -341,7 +351,8 @@ class NeuralMixin:
         # a fitted module here is one to continue training
         if not hasattr(self, "module_"):
             measured = self._check_size(train)
-            module = self._build_module().to(self._resolve_device())
+            with private_init():  # initialisation draws from the fit's own generator
+                module = self._build_module().to(self._resolve_device())
             if not measured:
                 self._check_size(train, module)
             self.module_ = module

@@ -7,7 +7,7 @@ tensors::
      "model": "mlp", "class": "charzoo.models.mlp.CharMLP",  # class: informational
      "package": "charzoo", "package_version": "0.1.0",
      "params": "<JSON of get_params()>", "tokenizer": "<JSON>",
-     "fitted": "<JSON of mode_, history_, n_steps_, ...>", "state_dict": {name: tensor},
+     "fitted": "<JSON of the declared fitted attributes>", "state_dict": {name: tensor},
      "checksum": "<SHA-256 of every other field and every tensor>"}
 
 A meta-model such as :class:`~charzoo.models.mixture.CharMixture` also stores ``"members"``
@@ -22,10 +22,14 @@ It then verifies the file as a whole before building anything:
 - the checksum covers the format version, the hyperparameters, the tokenizer, the fitted
   attributes and the tensors;
 - the hyperparameters must pass the class's own constraints (as at ``fit``);
-- the fitted attributes must be the ones charzoo writes (an allow-list, each with a type and a
-  plausible range), so a key can never shadow a method;
+- the fitted attributes must be ones the model's classes declare (``_fitted_attributes``, see
+  :mod:`charzoo.fitted_attributes`), each passing its validator, so a key can never shadow
+  a method;
 - the vocabulary must be sorted distinct single characters, and the tensors must have the
-  names, shapes and dtypes of the class's module and hold no NaN (parameters: no inf either).
+  names, shapes and dtypes of the class's module and hold no NaN (parameters: no inf either);
+- a module (or submodule) with a ``table_problem()`` method checks its stored state: n-gram
+  count tables (sorted keys, offsets, each context's probabilities summing to 1) and mixture
+  weights (non-negative, summing to 1).
 
 Any failure raises :class:`ModelFileError` saying what is wrong: not a charzoo model file,
 corrupted (checksum mismatch), unsafe (pickled objects), too new, or which field is invalid.
@@ -42,8 +46,9 @@ from typing import TYPE_CHECKING
 import torch
 
 from charzoo._version import __version__
+from charzoo.fitted_attributes import declared_fitted_attributes
+from charzoo.fitted_state import record_structure
 from charzoo.model_file import (
-    FITTED_ATTRIBUTES,
     FORMAT,
     FORMAT_VERSION,
     ModelFileError,
@@ -57,6 +62,7 @@ from charzoo.model_file import (
     read_payload,
     write_atomic,
 )
+from charzoo.param_values import plain_params
 from charzoo.utils import check_device, fallback_device
 
 if TYPE_CHECKING:
@@ -80,9 +86,9 @@ def save_model(model: CharLM, path: str | os.PathLike) -> None:
         )
     params = {}
     members_param = getattr(model, "_members_param", None)  # meta-models: see _describe_members
-    for key, value in model.get_params(deep=False).items():
-        if key == members_param:
-            continue
+    given = model.get_params(deep=False)
+    given.pop(members_param, None)
+    for key, value in plain_params(given, type(model).__name__).items():
         if jsonable(value):
             params[key] = value
         elif value is not None:
@@ -92,13 +98,16 @@ def save_model(model: CharLM, path: str | os.PathLike) -> None:
                 stacklevel=3,
             )
             params[key] = None
+    _check_loadable(type(model), params, type(model).__name__)
     state = {k: v.detach().cpu().contiguous() for k, v in model.module_.state_dict().items()}
     parameters = dict(model.module_.named_parameters())
     for key, tensor in state.items():  # count tables may hold -inf log-probabilities, never NaN
         bad = torch.isnan(tensor) if key not in parameters else ~torch.isfinite(tensor)
         if tensor.is_floating_point() and bool(bad.any()):
             raise ValueError(f"refusing to save non-finite weights ({key})")
-    fitted = {a: getattr(model, a) for a in FITTED_ATTRIBUTES if hasattr(model, a)}
+    fitted = {
+        a: getattr(model, a) for a in declared_fitted_attributes(type(model)) if hasattr(model, a)
+    }
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -119,6 +128,18 @@ def save_model(model: CharLM, path: str | os.PathLike) -> None:
     write_atomic(payload, Path(path))
 
 
+def _check_loadable(cls: type, params: dict, what: str) -> None:
+    """Refuse to write parameters that load would refuse (a save never writes a file that
+    cannot be loaded)."""
+    try:
+        cls(**params)._validate_params(device=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"cannot save {what}: its parameters as stored would not load ({exc}); pass "
+            "plain int, float, bool or str values"
+        ) from None
+
+
 def _describe_members(model: CharLM) -> list[dict]:
     """Nested-member entries of a meta-model (such as ``CharMixture``): each member's registry
     name, parameters and fitted attributes as JSON strings. A meta-model declares
@@ -137,13 +158,20 @@ def _describe_members(model: CharLM) -> list[dict]:
             )
         params = member.get_params(deep=False)
         params.pop(getattr(member, "_members_param", None), None)
-        fitted = {a: getattr(member, a) for a in FITTED_ATTRIBUTES if hasattr(member, a)}
+        params = plain_params(params, f"member {name!r}")
+        params = {k: v if jsonable(v) else None for k, v in params.items()}
+        _check_loadable(type(member), params, f"member {name!r}")
+        fitted = {
+            a: getattr(member, a)
+            for a in declared_fitted_attributes(type(member))
+            if hasattr(member, a)
+        }
         entry = {
             "name": name,
             "model": info.name,
             "package": info.package,
             "package_version": info.version,
-            "params": json.dumps({k: v if jsonable(v) else None for k, v in params.items()}),
+            "params": json.dumps(params),
             "fitted": json.dumps(fitted, default=json_default),
         }
         if hasattr(member, "_members_param"):
@@ -174,11 +202,12 @@ def _restore_members(model: CharLM, entries: list[dict], device: str | None, pat
         if device is not None:
             member.set_params(device=device)
         member.tokenizer_ = model.tokenizer_
-        for key, value in check_fitted(json.loads(entry["fitted"]), path).items():
+        for key, value in check_fitted(json.loads(entry["fitted"]), path, cls).items():
             setattr(member, key, value)
         if "members" in entry:
             _restore_members(member, entry["members"], device, path)
             member.set_params(**{member._members_param: _from_spec(entry["members_param"])})
+        record_structure(member)
         members.append((entry["name"], member))
     model._set_fitted_members(members)
 
@@ -196,6 +225,7 @@ def _spec(members: object) -> list | None:
             raise ValueError(f"member {name!r} is not registered with charzoo; cannot save it")
         params = member.get_params(deep=False)
         nested = params.pop(getattr(member, "_members_param", None), None)
+        params = plain_params(params, f"member {name!r}")
         params = {k: v if jsonable(v) else None for k, v in params.items()}
         entry = {"name": name, "model": info.name, "params": params}
         if hasattr(member, "_members_param"):
@@ -287,7 +317,7 @@ def load_model(path: str | os.PathLike, device: str | None = None) -> CharLM:
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"cannot load {path}: invalid hyperparameter: {exc}") from None
     model.tokenizer_ = check_tokenizer(json_field(payload, "tokenizer", path), path)
-    for key, value in check_fitted(json_field(payload, "fitted", path), path).items():
+    for key, value in check_fitted(json_field(payload, "fitted", path), path, cls).items():
         setattr(model, key, value)
     try:
         module = model._build_module()
@@ -302,9 +332,14 @@ def load_model(path: str | os.PathLike, device: str | None = None) -> CharLM:
         raise ModelFileError(
             f"cannot load {path}: its tensors do not fit {name!r}: {exc}"
         ) from None
+    for part in module.modules():  # count tables and mixture weights check themselves
+        problem = part.table_problem() if hasattr(part, "table_problem") else None
+        if problem:
+            raise ModelFileError(f"cannot load {path}: {problem}; the file is damaged")
     if target is None:
         target = fallback_device(model.device, f"{type(model).__name__} in {path}")
     if device is not None:
         model.set_params(device=device)
     model.module_ = module.to(target).eval()
+    record_structure(model)
     return model

@@ -13,10 +13,13 @@ from typing import Protocol
 import torch
 
 from charzoo.data import check_surrogates
-from charzoo.tokenizer import BOUNDARY_ID
+from charzoo.nfc import forbidden_pairs, nfc_in_vocabulary
+from charzoo.tokenizer import BOUNDARY_ID, normalize
 from charzoo.utils import available_memory, make_generator, module_device, widest
 
 __all__ = [
+    "MAX_DEFAULT_LENGTH",
+    "default_max_length",
     "generate_texts",
     "CHECK_EVERY",
     "CPU_ROWS",
@@ -166,6 +169,8 @@ def sample(
     top_p: float | None = None,
     generator: torch.Generator,
     check_every: int | None = None,
+    forbidden: torch.Tensor | None = None,
+    last_id: int = BOUNDARY_ID,
 ) -> list[list[int]]:
     """Generate ``n`` continuations of ``prefix`` together, on the decoder's device.
 
@@ -195,6 +200,9 @@ def sample(
     check_every : int, optional
         Steps between reads of which rows ended; default :func:`default_check_every`.
         The samples of a seed depend on it (ended rows kept longer draw numbers too).
+    forbidden : torch.BoolTensor of shape (V, V), optional
+        ``[previous id, id]`` pairs never sampled (see :func:`charzoo.nfc.forbidden_pairs`);
+        ``last_id`` is the id before the first new one (the prefix's last).
 
     Returns
     -------
@@ -215,9 +223,14 @@ def sample(
     out = torch.full(shape, BOUNDARY_ID, dtype=torch.long, device=device)
     active = torch.arange(n, device=device)  # the rows of ``out`` the decoder's rows stand for
     done = torch.zeros(n, dtype=torch.bool, device=device)  # the decoder's rows that ended
+    if forbidden is not None:
+        forbidden = forbidden.to(device)
+        previous = torch.full((n,), last_id, dtype=torch.long, device=device)
     for step in range(max_new):
         if not stop_at_boundary:
             logits[:, BOUNDARY_ID] = float("-inf")
+        if forbidden is not None:
+            logits = logits.masked_fill(forbidden[previous], float("-inf"))
         token = _pick(logits, temperature, top_k, top_p, generator)
         if lazy:
             token = token.masked_fill(done, BOUNDARY_ID)
@@ -244,12 +257,34 @@ def sample(
                     active, token, done = active[keep], token[keep], done[keep]
                     decoder.select(keep)
         logits = decoder.advance(token)
+        previous = token
     result = []
     for row in out.cpu().tolist():
         if BOUNDARY_ID in row:
             row = row[: row.index(BOUNDARY_ID)]
         result.append(row)
     return result
+
+
+MAX_DEFAULT_LENGTH = 4096  # the default max_length never exceeds this (characters)
+
+
+def default_max_length(mode: str, max_text_length: int) -> int:
+    """``generate``'s default ``max_length``: 256 in stream mode; in document mode twice the
+    longest training text, at least 32 and at most :data:`MAX_DEFAULT_LENGTH` (a model fitted
+    on megabyte documents would otherwise sample millions of characters per text).
+
+    Examples
+    --------
+    >>> from charzoo.sampler import default_max_length
+    >>> default_max_length("document", 7), default_max_length("document", 40)
+    (32, 80)
+    >>> default_max_length("document", 10**6), default_max_length("stream", 10**6)
+    (4096, 256)
+    """
+    if mode == "stream":
+        return 256
+    return min(MAX_DEFAULT_LENGTH, max(32, 2 * max_text_length))
 
 
 def generate_texts(
@@ -268,11 +303,12 @@ def generate_texts(
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
     check_surrogates([prefix], name="prefix")
+    prefix = normalize(prefix)
     prefix_ids = torch.from_numpy(
         model.tokenizer_.encode(prefix, handle_unknown=model.handle_unknown)
     )
     if max_length is None:
-        max_length = 256 if model.mode_ == "stream" else max(32, 2 * model.max_text_length_)
+        max_length = default_max_length(model.mode_, model.max_text_length_)
     if random_state is None:
         seed, name = model.random_state, "random_state"
     else:
@@ -281,6 +317,9 @@ def generate_texts(
     texts: list[str] = []
     model.module_.eval()
     chunk = rows_per_batch(model.module_, n, len(prefix_ids) + max_length + 1)
+    chars = model.tokenizer_.chars
+    forbidden, vocabulary = forbidden_pairs(chars), set(chars)
+    last_id = int(prefix_ids[-1]) if len(prefix_ids) else BOUNDARY_ID
     for start in range(0, n, chunk):
         rows = sample(
             model._decoder(),
@@ -292,6 +331,13 @@ def generate_texts(
             top_k=top_k,
             top_p=top_p,
             generator=generator,
+            forbidden=forbidden,
+            last_id=last_id,
         )
-        texts.extend(prefix + model.tokenizer_.decode(row) for row in rows)
+        for row in rows:
+            continuation = model.tokenizer_.decode(row)
+            text = prefix + continuation
+            texts.append(
+                text if forbidden is None else nfc_in_vocabulary(prefix, continuation, vocabulary)
+            )
     return texts

@@ -11,7 +11,7 @@ import torch
 from charzoo.constraints import Constraints, compile_constraints
 from charzoo.context_dp import ContextDP, fits, window_decoder
 from charzoo.data import check_surrogates
-from charzoo.sampler import CPU_ROWS, check_sampling_params
+from charzoo.sampler import CPU_ROWS, check_sampling_params, default_max_length
 from charzoo.search import best_first, prefix_log_prob
 from charzoo.steering import (
     ENUMERATE_LIMIT,
@@ -39,7 +39,7 @@ def _setup(model: object, prefix: object, max_length: int | None, spec: Constrai
             "stream mode on one long text; fit it on many texts (mode='document')"
         )
     if max_length is None:
-        max_length = max(32, 2 * model.max_text_length_)
+        max_length = default_max_length("document", model.max_text_length_)
     prefix = normalize(prefix)
     automaton = compile_constraints(spec, model.tokenizer_, prefix, max_length)
     prefix_ids = torch.from_numpy(model.tokenizer_.encode(prefix, handle_unknown="error"))

@@ -8,12 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("CharMixture", "check_fitted_attributes_round_trip"): (
-        "issue 26 point 4: the model file keeps only model_file.FITTED_ATTRIBUTES, so a loaded "
-        "CharMixture lacks its documented fit_seconds_, n_em_iter_ and validation_nll_"
-    ),
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def run_check(estimator: object, check: Callable[[object], None]) -> None:

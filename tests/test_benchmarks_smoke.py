@@ -102,3 +102,9 @@ def test_steering_benchmark_runs(tmp_path):
     assert all(r["equals_exact_top_n"] for r in records if r["section"] == "most_likely")
     assert all(r["mask_tv"] > r["exact_tv"] for r in records if r["section"] == "fidelity")
     assert (tmp_path / "steering.md").read_text().startswith("# Constrained generation")
+
+
+def test_private_dropout_speed_benchmark_runs(tmp_path):
+    records = _smoke_records("private_dropout_speed.py", tmp_path)
+    assert [r["model"].split()[0] for r in records] == ["CharTransformer", "CharGRU", "CharLSTM"]
+    assert all(r["seconds"] > 0 and r["baseline_seconds"] > 0 for r in records)

@@ -131,11 +131,11 @@ def _documented_attributes(cls: type) -> list[str]:
 
 def fitted_attributes_to_keep(model: CharLM) -> list[str]:
     """The fitted attributes of ``model`` that save/load and pickle must restore: those its
-    class documents (numpydoc ``Attributes``) and the fitted model has, except ``module_``
-    and ``tokenizer_`` (compared through the scores and the vocabulary).
+    class declares (``_fitted_attributes``, see :mod:`charzoo.fitted_attributes`) and those
+    it documents (numpydoc ``Attributes``) that the fitted model has, except ``module_`` and
+    ``tokenizer_`` (compared through the scores and the vocabulary). The one place that
+    decides the list."""
+    from charzoo.fitted_attributes import fitted_attributes
 
-    The one place that decides the list: once classes declare their fitted attributes,
-    return the declared names here.
-    """
-    names = _documented_attributes(type(model))
+    names = dict.fromkeys([*fitted_attributes(type(model)), *_documented_attributes(type(model))])
     return [a for a in names if a not in ("module_", "tokenizer_") and hasattr(model, a)]

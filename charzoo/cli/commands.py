@@ -111,7 +111,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.resume:
         model = _resume(args, info, valid, params)
         mode = model.mode_
-        texts, _ = read_data(args.data, mode)
+        texts, _ = read_data(args.data, mode, f"the model in {args.resume} (fitted on {mode}s)")
     else:
         texts, mode = read_data(args.data, args.mode)
         params["mode"] = mode
@@ -167,22 +167,18 @@ def _resume(args: argparse.Namespace, info, valid: set[str], params: dict):
             f"{args.resume} holds a {type(model).__name__} model, not {args.model!r} "
             f"({info.cls.__name__})"
         )
-    import inspect
+    from charzoo.fitted_state import training_params
 
-    from charzoo.base import CharLM
-    from charzoo.neural import NeuralMixin
-
-    # training settings may change; the network's shape and the data handling may not
-    trainable = {
-        *inspect.signature(CharLM.__init__).parameters,
-        *inspect.signature(NeuralMixin.__init__).parameters,
-    } - {"self", "kwargs", "mode", "handle_unknown"}
+    # training settings may change (dropout, learning_rate, ...); the network's structure
+    # and the data mode may not (see charzoo.fitted_state)
+    trainable = training_params(type(model))
     saved = model.get_params(deep=False)
     for key, value in params.items():
         if key not in trainable and value != saved[key]:
             raise CLIError(
                 f"--param {key} cannot change when resuming (the saved model has "
-                f"{key}={saved[key]!r}); only training settings can"
+                f"{key}={saved[key]!r}); only training settings can: "
+                + ", ".join(sorted(trainable & valid))
             )
     model.set_params(**params, warm_start=True)
     return model
@@ -234,6 +230,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from charzoo.encoded import encode_file
 
     source = Path(args.text)
+    if source.is_dir():
+        raise CLIError(f"{args.text} is a directory, expected a text file")
     if not source.is_file():
         raise CLIError(f"no such file: {args.text}")
     encoded = encode_file(source, args.output, encoding=args.encoding, verbose=not args.quiet)
@@ -319,12 +317,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     from charzoo.metrics import bits_per_char, nll_from_perplexity
 
     model = load_model_spec(args.model_file, args.threads)
-    texts, _ = read_data(args.data, model.mode_)
+    texts, _ = read_data(
+        args.data, model.mode_, f"the model in {args.model_file} (fitted on {model.mode_}s)"
+    )
     ppl = model.score(texts)
-    if isinstance(texts, list):
-        n = sum(len(t) + (model.mode_ == "document") for t in texts)
-    else:  # a .czb file
-        n = len(texts)
+    # the targets the model scored: characters of the NFC texts (minus those dropped by
+    # handle_unknown="ignore"), plus one end marker per text in document mode
+    n = len(model._encode(texts).targets)
     print(f"perplexity      {ppl:.4f}")
     print(f"nll             {nll_from_perplexity(ppl):.4f} nats/char")
     print(f"bits per char   {bits_per_char(ppl):.4f}")

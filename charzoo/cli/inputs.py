@@ -24,17 +24,30 @@ class CLIError(ValueError):
 
 
 # --------------------------------------------------------------------------------- helpers
-def read_data(spec: str, mode: str | None) -> tuple[list[str], str]:
-    """Texts of DATA (a path or a bundled corpus) and the mode they are meant for."""
+def read_data(
+    spec: str, mode: str | None, mode_from: str = "--mode document"
+) -> tuple[list[str], str]:
+    """Texts of DATA (a path or a bundled corpus) and the mode they are meant for;
+    ``mode_from`` says where a ``mode`` comes from (for the messages)."""
     from charzoo import datasets
 
     path = Path(spec)
-    if path.suffix == ".czb" and path.is_file():  # an encoded corpus: one stream
+    if _is_encoded(path):  # an encoded corpus (by its magic bytes, whatever its suffix)
         from charzoo.encoded import EncodedCorpus
 
         if mode == "document":
-            raise CLIError(f"{spec} is an encoded corpus (one stream): drop --mode document")
-        return EncodedCorpus(path), "stream"
+            fix = (
+                "drop --mode document"
+                if mode_from.startswith("--mode")
+                else "pass a text file (one text per line)"
+            )
+            raise CLIError(
+                f"{spec} is an encoded corpus (one stream), but {mode_from} needs documents; {fix}"
+            )
+        try:
+            return EncodedCorpus(path), "stream"
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
     if not path.exists() and spec in BUNDLED:
         if spec == "shakespeare":
             text = datasets.load_shakespeare()
@@ -54,6 +67,22 @@ def read_data(spec: str, mode: str | None) -> tuple[list[str], str]:
     if not texts:
         raise CLIError(f"{spec} holds no text")
     return texts, mode
+
+
+def _is_encoded(path: Path) -> bool:
+    """Whether ``path`` is a ``.czb`` file: it starts with the magic bytes (a ``.czb`` suffix
+    in any case that lacks them is still read as one, to report what is wrong)."""
+    from charzoo.encoded import MAGIC
+
+    if not path.is_file():
+        return False
+    if path.suffix.lower() == ".czb":
+        return True
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
 
 
 def read_text_file(path: Path) -> str:

@@ -109,9 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random_state: makes training reproducible")
     p.add_argument("--device", help="torch device: auto (default: CUDA if available), cpu, cuda")
     p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
-    p.add_argument("--samples", type=int, default=5, help="samples to show (default 5)")
     p.add_argument(
-        "--sample-every", type=int, help="steps between shown samples (default max_steps / 5)"
+        "--samples", type=_count(0), default=5, help="samples to show (default 5; 0: none)"
+    )
+    p.add_argument(
+        "--sample-every",
+        type=_count(1),
+        help="steps between shown samples (default max_steps / 5)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or samples")
     p.set_defaults(func=cmd_fit)
@@ -159,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-length",
         type=int,
         metavar="L",
-        help="at most L characters after the prefix (default: twice the longest training text; "
-        "256 in stream mode)",
+        help="at most L characters after the prefix (default: twice the longest training text, "
+        "32 to 4096; 256 in stream mode)",
     )
     p.add_argument(
         "--seed", type=int, help="make the samples reproducible (default: fresh on every run)"
@@ -250,3 +254,16 @@ def _constraint_options(p: argparse.ArgumentParser) -> None:
         help="print the N most probable texts (under the constraints), most likely first, "
         "with their log-probability, instead of sampling",
     )
+def _count(low: int):
+    """An argparse type: an int >= ``low`` (checked when the command line is read)."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {raw!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+
+    return parse

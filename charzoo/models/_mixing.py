@@ -30,6 +30,17 @@ class MixtureModule(torch.nn.Module):
         self.members = torch.nn.ModuleDict(members)
         self.register_buffer("weights", weights.double())
 
+    def table_problem(self) -> str | None:
+        """What is wrong with stored weights (for a loaded file), or None."""
+        w = self.weights
+        if w.dim() != 1 or len(w) != len(self.members):
+            return f"the mixture has {len(self.members)} members but {tuple(w.shape)} weights"
+        if not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
+            return f"mixture weights {w.tolist()} are negative or not finite"
+        if abs(float(w.sum()) - 1.0) > 1e-6:
+            return f"mixture weights {w.tolist()} sum to {float(w.sum()):.6g}, not 1"
+        return None
+
 
 class MixtureDecoder:
     """Incremental decoder of the mixed distribution: each step advances every member's

@@ -51,6 +51,43 @@ class NGramTable(torch.nn.Module):
                 self._buffers[name] = buffer.new_empty(stored.shape)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def table_problem(self) -> str | None:
+        """What is wrong with the stored tables (for a loaded file), or None: keys must be
+        sorted and in range, offsets must cut the k-grams by context, weights must be finite
+        and non-negative, and each context's ``sum(alpha) + gamma`` must be 1."""
+        vocab = self.vocab_size
+        for k in range(1, self.order + 1):
+            keys, alpha, ctx_keys, gamma, offsets = self.level(k)
+            where = f"order-{k} table"
+            if len(alpha) != len(keys) or len(gamma) != len(ctx_keys):
+                return f"{where}: keys and weights differ in length"
+            if len(offsets) != len(ctx_keys) + 1 or (len(offsets) and offsets[0] != 0):
+                return f"{where}: context offsets do not match the contexts"
+            if len(offsets) and int(offsets[-1]) != len(keys):
+                return f"{where}: context offsets do not cover the k-grams"
+            if bool((offsets[1:] < offsets[:-1]).any()):
+                return f"{where}: context offsets decrease"
+            for name, sorted_keys in (("k-gram", keys), ("context", ctx_keys)):
+                if len(sorted_keys) and (
+                    bool((sorted_keys[1:] <= sorted_keys[:-1]).any()) or int(sorted_keys[0]) < 0
+                ):
+                    return f"{where}: {name} keys are not sorted distinct non-negative ids"
+            if k <= packed_orders(vocab, self.order) and len(keys) and int(keys[-1]) >= vocab**k:
+                return f"{where}: a k-gram key is out of range for {vocab} ids"
+            for name, weights in (("alpha", alpha), ("gamma", gamma)):
+                if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
+                    return f"{where}: {name} weights are negative or not finite"
+            if len(ctx_keys):
+                sums = torch.zeros(len(ctx_keys), dtype=torch.float64)
+                context = torch.repeat_interleave(
+                    torch.arange(len(ctx_keys)), (offsets[1:] - offsets[:-1]).long()
+                )
+                sums.index_add_(0, context, alpha.double())
+                total = sums + gamma.double()
+                if not bool(torch.allclose(total, torch.ones_like(total), atol=1e-3)):
+                    return f"{where}: the probabilities of a context do not sum to 1"
+        return None
+
     def level(self, k: int) -> tuple[torch.Tensor, ...]:
         names = ("ngram_keys", "alpha", "context_keys", "gamma", "context_offsets")
         return tuple(getattr(self, f"{name}_{k}") for name in names)

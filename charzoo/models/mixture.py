@@ -23,6 +23,7 @@ from sklearn.utils import Bunch
 
 from charzoo.base import CharLM
 from charzoo.data import Corpus, check_texts, encode_corpus, resolve_mode
+from charzoo.fitted_attributes import count, non_negative_number_dict, number_dict
 from charzoo.hookspecs import hookimpl
 from charzoo.models._ensemble import MembersMixin, check_members, fit_member
 from charzoo.models._mixing import CompactMixtureDecoder, MixtureDecoder, MixtureModule, em_weights
@@ -118,6 +119,12 @@ class CharMixture(MembersMixin, CharLM):
         "prefit": ["boolean"],
         "n_jobs": [Integral, None],
     }
+    _training_params = ("validation_fraction", "prefit", "n_jobs")
+    _fitted_attributes: dict = {
+        "validation_nll_": number_dict,
+        "n_em_iter_": count,
+        "fit_seconds_": non_negative_number_dict,
+    }
 
     def __init__(
         self,
@@ -175,9 +182,9 @@ class CharMixture(MembersMixin, CharLM):
 
         Parameters
         ----------
-        texts : iterable of str
+        texts : iterable of str or EncodedCorpus
             Training texts (with ``prefit=True``: the held-out texts the weights are learned
-            on).
+            on). An encoded corpus is one stream, decoded into memory for the members.
         y : None
             Ignored.
         validation_texts : iterable of str, optional
@@ -192,6 +199,7 @@ class CharMixture(MembersMixin, CharLM):
         """
         self._validate_params()
         members = self._members()
+        texts, validation_texts = _decoded(texts), _decoded(validation_texts)
         texts = check_texts(texts, for_fit=True)
         if validation_texts is not None:
             validation_texts = check_texts(validation_texts, name="validation_texts")
@@ -361,6 +369,14 @@ class CharMixture(MembersMixin, CharLM):
         """Restore the fitted members of a loaded mixture (before :meth:`_build_module`)."""
         self.estimators_ = [est for _, est in members]
         self.named_estimators_ = Bunch(**dict(members))
+
+
+def _decoded(texts: object) -> object:
+    """An :class:`~charzoo.encoded.EncodedCorpus` as ``[its text]`` (one stream; the members
+    are fitted on the text in memory), anything else unchanged."""
+    from charzoo.encoded import EncodedCorpus
+
+    return [texts.decode()] if isinstance(texts, EncodedCorpus) else texts
 
 
 @hookimpl

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import _VF, nn
 
 from charzoo.hookspecs import hookimpl
 from charzoo.layers import Dropout, output_layer
@@ -36,8 +36,39 @@ class RecurrentModule(nn.Module):
         self.output = output_layer(n_hidden, vocab_size)  # initial loss ~ ln(V)
 
     def forward(self, idx: torch.Tensor, state: object = None) -> tuple[torch.Tensor, object]:
-        out, state = self.rnn(self.drop(self.embedding(idx)), state)
+        x = self.drop(self.embedding(idx))
+        if self.training and self.rnn.dropout > 0:
+            out, state = self._layer_by_layer(x, state)
+        else:
+            out, state = self.rnn(x, state)
         return self.output(self.drop(out)), state
+
+    def _layer_by_layer(self, x: torch.Tensor, state: object) -> tuple[torch.Tensor, object]:
+        """The stacked layers one at a time, with :class:`~charzoo.layers.Dropout` between
+        them: the fused kernel's inter-layer dropout draws from torch's global generator, this
+        one from the fit's own (same weights, same computation otherwise)."""
+        rnn, lstm = self.rnn, isinstance(self.rnn, nn.LSTM)
+        n_layers, batch = rnn.num_layers, x.shape[0]
+        if state is None:
+            zeros = x.new_zeros(n_layers, batch, rnn.hidden_size)
+            state = (zeros, zeros) if lstm else zeros
+        kernel = {nn.GRU: _VF.gru, nn.LSTM: _VF.lstm, nn.RNN: _VF.rnn_tanh}[type(rnn)]
+        weights = rnn._flat_weights
+        per = len(weights) // n_layers
+        hidden, cells = [], []
+        for layer in range(n_layers):
+            w = weights[layer * per : (layer + 1) * per]
+            if lstm:
+                hx = (state[0][layer : layer + 1], state[1][layer : layer + 1])
+                x, h, c = kernel(x, hx, w, rnn.bias, 1, 0.0, True, False, True)
+                cells.append(c)
+            else:
+                x, h = kernel(x, state[layer : layer + 1], w, rnn.bias, 1, 0.0, True, False, True)
+            hidden.append(h)
+            if layer < n_layers - 1:
+                x = self.drop(x)
+        h = torch.cat(hidden)
+        return x, ((h, torch.cat(cells)) if lstm else h)
 
 
 class _RecurrentLM(NeuralSequenceLM):

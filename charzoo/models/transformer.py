@@ -26,6 +26,7 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(n_embd, 3 * n_embd)
         self.proj = nn.Linear(n_embd, n_embd)
         self.dropout = dropout
+        self.attn_drop = Dropout(dropout)  # no state: the state dict is unchanged
         self.resid_drop = Dropout(dropout)
 
     def forward(
@@ -41,15 +42,22 @@ class CausalSelfAttention(nn.Module):
         causal = mask is None and T > 1 and past == 0
         if T > 1 and past > 0:  # new queries see the cache and the causal part of the new keys
             mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
-        y = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=mask,
-            is_causal=causal,
-            dropout_p=self.dropout if self.training else 0,
-        )
+        if self.training and self.dropout > 0:
+            # attention dropout with the fit's own generator (the fused kernel's dropout
+            # draws from torch's global one): the weights are formed explicitly
+            y = self._attend_with_dropout(q, k, v, mask, causal)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
         return self.resid_drop(self.proj(y.transpose(1, 2).reshape(B, T, C))), (k, v)
+
+    def _attend_with_dropout(self, q, k, v, mask, causal: bool) -> torch.Tensor:
+        scores = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
+        if causal:
+            T = q.shape[-2]
+            mask = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        return self.attn_drop(scores.softmax(dim=-1)) @ v
 
 
 class Block(nn.Module):
@@ -241,6 +249,7 @@ class CharTransformer(NeuralSequenceLM):
         "block_size": [PositiveInt],
         "pack_documents": ["boolean"],
     }
+    _training_params = ("pack_documents",)
     _default_overrides: dict = {
         "batch_size": 128,
         "learning_rate": 2e-3,

@@ -77,6 +77,7 @@ class NeuralSequenceLM(NeuralMixin, SequenceLM):
     """
 
     _parameter_constraints: dict = {"stream_sampling": [Options("random", "adjacent")]}
+    _training_params = ("stream_sampling",)
 
     def __init__(self, *, stream_sampling: str = "random", **kwargs: object) -> None:
         super().__init__(**kwargs)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from charzoo.layers import output_layer
+from charzoo.layers import Dropout, output_layer
 from charzoo.params import Fraction, PositiveFloat, PositiveInt
 from charzoo.sequence import NeuralSequenceLM
 
@@ -113,7 +113,7 @@ class MinRNNBlock(nn.Module):
         self.rnn = MinRNNLayer(cell, dim, hidden)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(
         self, x: torch.Tensor, h0: torch.Tensor | None
@@ -137,7 +137,7 @@ class MinRNNModule(nn.Module):
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, n_embd)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.blocks = nn.ModuleList(
             MinRNNBlock(cell, n_embd, hidden, dropout) for _ in range(n_layers)
         )
