@@ -9,8 +9,8 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from charzoo.constraints import Constraints
-from charzoo.sampler import generate_texts
-from charzoo.utils import uses_threads
+from charzoo.sampler import default_max_length, generate_texts
+from charzoo.utils import make_generator, uses_threads
 
 __all__ = ["GenerationMixin"]
 
@@ -110,8 +110,25 @@ class GenerationMixin:
             exclude=exclude,
         )
         if not spec.any:
+            if max_length is None:
+                max_length = default_max_length(self.mode_, self.max_text_length_)
+            if random_state is None:
+                seed, name = self.random_state, "random_state"
+            else:
+                seed, name = random_state, "random_state (generate)"
             return generate_texts(
-                self, n, prefix, temperature, top_k, top_p, max_length, random_state
+                self._decoder,
+                self.module_,
+                self.tokenizer_,
+                document=self.mode_ == "document",
+                handle_unknown=self.handle_unknown,
+                n=n,
+                prefix=prefix,
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                max_length=max_length,
+                generator=make_generator(seed, name=name, device=self.device_),
             )
         from charzoo.steered import constrained_sample
 

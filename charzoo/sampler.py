@@ -7,6 +7,7 @@ generated so far.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Protocol
 
@@ -14,8 +15,8 @@ import torch
 
 from charzoo.data import check_surrogates
 from charzoo.nfc import forbidden_pairs, nfc_in_vocabulary
-from charzoo.tokenizer import BOUNDARY_ID, normalize
-from charzoo.utils import available_memory, make_generator, module_device, widest
+from charzoo.tokenizer import BOUNDARY_ID, CharTokenizer, normalize
+from charzoo.utils import available_memory, module_device, widest
 
 __all__ = [
     "MAX_DEFAULT_LENGTH",
@@ -288,45 +289,59 @@ def default_max_length(mode: str, max_text_length: int) -> int:
 
 
 def generate_texts(
-    model: object,
+    new_decoder: Callable[[], Decoder],
+    module: torch.nn.Module,
+    tokenizer: CharTokenizer,
+    *,
+    document: bool,
+    handle_unknown: str,
     n: int,
     prefix: str,
     temperature: float,
     top_k: int | None,
     top_p: float | None,
-    max_length: int | None,
-    random_state: object,
+    max_length: int,
+    generator: torch.Generator,
 ) -> list[str]:
-    """The work of :meth:`charzoo.base.CharLM.generate` for a fitted ``model``: check the
-    arguments, encode the prefix, sample in batches of rows sized to the device, decode."""
+    """The work of :meth:`charzoo.base.CharLM.generate`, from what it needs as arguments:
+    check them, encode the prefix (NFC), sample in batches of rows sized to the device, decode.
+
+    Parameters
+    ----------
+    new_decoder : callable
+        Returns a fresh :class:`Decoder` over ``module`` (one per batch of rows).
+    module : torch.nn.Module
+        The fitted module (put in eval mode; sizes the batches of rows).
+    tokenizer : CharTokenizer
+        The fitted vocabulary.
+    document : bool
+        Document mode (texts end at the boundary id) or stream mode.
+    handle_unknown : {"error", "ignore"}
+        What to do with prefix characters outside the vocabulary.
+    n, prefix, temperature, top_k, top_p, max_length
+        As for ``generate`` (``max_length`` resolved: see :func:`default_max_length`).
+    generator : torch.Generator
+        The source of randomness, on the module's device.
+    """
     check_sampling_params(n, temperature, top_k, top_p, max_length)
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
     check_surrogates([prefix], name="prefix")
     prefix = normalize(prefix)
-    prefix_ids = torch.from_numpy(
-        model.tokenizer_.encode(prefix, handle_unknown=model.handle_unknown)
-    )
-    if max_length is None:
-        max_length = default_max_length(model.mode_, model.max_text_length_)
-    if random_state is None:
-        seed, name = model.random_state, "random_state"
-    else:
-        seed, name = random_state, "random_state (generate)"
-    generator = make_generator(seed, name=name, device=model.device_)
+    prefix_ids = torch.from_numpy(tokenizer.encode(prefix, handle_unknown=handle_unknown))
     texts: list[str] = []
-    model.module_.eval()
-    chunk = rows_per_batch(model.module_, n, len(prefix_ids) + max_length + 1)
-    chars = model.tokenizer_.chars
+    module.eval()
+    chunk = rows_per_batch(module, n, len(prefix_ids) + max_length + 1)
+    chars = tokenizer.chars
     forbidden, vocabulary = forbidden_pairs(chars), set(chars)
     last_id = int(prefix_ids[-1]) if len(prefix_ids) else BOUNDARY_ID
     for start in range(0, n, chunk):
         rows = sample(
-            model._decoder(),
+            new_decoder(),
             prefix_ids,
             min(chunk, n - start),
             max_length,
-            stop_at_boundary=model.mode_ == "document",
+            stop_at_boundary=document,
             temperature=temperature,
             top_k=top_k,
             top_p=top_p,
@@ -335,7 +350,7 @@ def generate_texts(
             last_id=last_id,
         )
         for row in rows:
-            continuation = model.tokenizer_.decode(row)
+            continuation = tokenizer.decode(row)
             text = prefix + continuation
             texts.append(
                 text if forbidden is None else nfc_in_vocabulary(prefix, continuation, vocabulary)
