@@ -228,10 +228,18 @@ class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, GenerationMixin, 
         return warm
 
     def _setup_fit(self, texts, validation_texts, tokenizer, warm: bool) -> tuple:
-        """Everything ``fit`` does before training (see :func:`charzoo.fit_inputs.setup_fit`)."""
-        from charzoo.fit_inputs import setup_fit
+        """Everything ``fit`` does before training: check the inputs
+        (:func:`charzoo.fit_inputs.fit_inputs`), set the vocabulary, data mode and longest
+        text, encode the validation texts; returns the training and validation corpora."""
+        from charzoo.fit_inputs import fit_inputs
 
-        return setup_fit(self, texts, validation_texts, tokenizer, warm)
+        inputs = fit_inputs(self, texts, tokenizer, warm)
+        self.tokenizer_, self.mode_ = inputs.tokenizer, inputs.mode
+        self.max_text_length_ = inputs.max_text_length
+        val = None
+        if validation_texts is not None:
+            val = self._encode_checked(validation_texts, "validation_texts")
+        return inputs.train, val
 
     def _forget_fit(self) -> None:
         """Remove every fitted attribute (names ending in ``_``), leaving an unfitted model."""

@@ -45,7 +45,7 @@ from charzoo.data import Corpus, _code_table, id_dtype
 from charzoo.tokenizer import CharTokenizer, normalize
 from charzoo.utils import show_progress
 
-__all__ = ["EncodedCorpus", "encode_file", "fit_setup", "write_encoded"]
+__all__ = ["EncodedCorpus", "encode_file", "fit_inputs", "write_encoded"]
 
 MAGIC = b"CHARZOO\x1a"
 VERSION = 1
@@ -205,30 +205,40 @@ def _temp_beside(output: Path) -> Path:
     return Path(name)
 
 
-def fit_setup(estimator, encoded: EncodedCorpus, warm: bool) -> Corpus:
-    """What :meth:`charzoo.base.CharLM.fit` does with an :class:`EncodedCorpus`: set the
-    tokenizer (the file's vocabulary), ``mode_ = "stream"`` and ``max_text_length_``, and
-    return the training corpus (a view of the file; a warm start keeps the fitted vocabulary
-    and translates the ids)."""
-    if estimator.mode == "document":
+def fit_inputs(
+    encoded: EncodedCorpus, mode: str, handle_unknown: str, fitted: tuple | None = None
+) -> tuple[CharTokenizer, int, Corpus]:
+    """What a fit takes from an :class:`EncodedCorpus`: the vocabulary (the file's, or the
+    fitted one for a warm start), the corpus length (the longest text) and the training
+    corpus (a view of the file; a warm start translates the ids to the fitted vocabulary).
+
+    Parameters
+    ----------
+    encoded : EncodedCorpus
+    mode : str
+        The estimator's ``mode`` parameter (an encoded corpus is one stream).
+    handle_unknown : {"error", "ignore"}
+    fitted : (CharTokenizer, str) or None
+        The tokenizer and data mode of a model being warm-started, else None.
+    """
+    if mode == "document":
         raise ValueError(
             f"mode='document' cannot fit {encoded!r}: an encoded corpus is one stream; "
             "use mode='auto' or 'stream', or fit a list of texts"
         )
     if len(encoded) == 0:
         raise ValueError(f"{encoded.path} holds no characters to learn from")
-    if not warm:
-        estimator.tokenizer_ = encoded.tokenizer
-        estimator.tokenizer_.handle_unknown = estimator.handle_unknown
-        estimator.mode_ = "stream"
-        estimator.max_text_length_ = 0
-    elif estimator.mode_ != "stream":
-        raise ValueError(
-            f"warm_start: the model was fitted in {estimator.mode_!r} mode and cannot continue "
-            "on an encoded corpus (one stream)"
-        )
-    estimator.max_text_length_ = max(estimator.max_text_length_, len(encoded))
-    return encoded.to_corpus(estimator.tokenizer_, "error")
+    if fitted is None:
+        tokenizer = encoded.tokenizer
+        tokenizer.handle_unknown = handle_unknown
+    else:
+        tokenizer, fitted_mode = fitted
+        if fitted_mode != "stream":
+            raise ValueError(
+                f"warm_start: the model was fitted in {fitted_mode!r} mode and cannot continue "
+                "on an encoded corpus (one stream)"
+            )
+    return tokenizer, len(encoded), encoded.to_corpus(tokenizer, "error")
 
 
 def _data_offset(header_size: int) -> int:

@@ -109,7 +109,7 @@ def test_fit_on_encoded_corpus_equals_fit_on_text(tmp_path, source_text):
 def test_fit_on_encoded_corpus_reads_the_file_in_place(tmp_path, source_text):
     enc = write_encoded(source_text, tmp_path / "src.czb")
     model = CharMLP(max_steps=2, validation_fraction=0.1, random_state=0)
-    corpus = encoded_module.fit_setup(model, enc, warm=False)
+    _, _, corpus = encoded_module.fit_inputs(enc, model.mode, model.handle_unknown)
     assert np.shares_memory(corpus.targets.numpy(), enc.ids)  # a view of the mapping
     train, val = data_module.split_corpus(corpus, 0.1, torch.Generator())
     assert np.shares_memory(train.targets.numpy(), enc.ids)
