@@ -45,17 +45,17 @@ from charzoo.precision import precision_context, resolve_precision
 
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 70.0}
 FULL = {
-    "n_layer": 6, "n_head": 6, "n_embd": 384, "block_size": 256, "batch_size": 64,
+    "n_layers": 6, "n_heads": 6, "n_embd": 384, "block_size": 256, "batch_size": 64,
     "dropout": 0.2, "steps": 5000, "warmup": 100, "eval_interval": 250, "eval_batches": 200,
     "time_from": 20, "n_names": 10_000, "sample_fit_steps": 2000,
 }  # fmt: skip
 SMOKE = {
-    "n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 8,
+    "n_layers": 2, "n_heads": 2, "n_embd": 32, "block_size": 32, "batch_size": 8,
     "dropout": 0.0, "steps": 30, "warmup": 5, "eval_interval": 10, "eval_batches": 2,
     "time_from": 5, "n_names": 200, "sample_fit_steps": 20,
 }  # fmt: skip
 MAKEMORE = {  # makemore's default sizes for names
-    "transformer": {"n_layer": 4, "n_head": 4, "n_embd": 64, "block_size": 32},
+    "transformer": {"n_layers": 4, "n_heads": 4, "n_embd": 64, "block_size": 32},
     "gru": {"n_embd": 64, "n_hidden": 64, "n_layers": 1},
 }
 
@@ -110,7 +110,7 @@ class StepTimer(Callback):
 
 
 def bench_train(text: str, cfg: dict, device: torch.device, args) -> list[dict]:
-    arch = {k: cfg[k] for k in ("n_layer", "n_head", "n_embd", "block_size")}
+    arch = {k: cfg[k] for k in ("n_layers", "n_heads", "n_embd", "block_size")}
     timer = StepTimer(device, cfg["time_from"])
     model = charzoo.CharTransformer(
         **arch, batch_size=cfg["batch_size"], dropout=cfg["dropout"], learning_rate=1e-3,
@@ -146,7 +146,7 @@ def bench_train(text: str, cfg: dict, device: torch.device, args) -> list[dict]:
         time_from=cfg["time_from"],
     )  # fmt: skip
     tokens = cfg["batch_size"] * cfg["block_size"]
-    per_token = ref.flops_per_token(n_params, cfg["n_layer"], cfg["n_embd"], cfg["block_size"])
+    per_token = ref.flops_per_token(n_params, cfg["n_layers"], cfg["n_embd"], cfg["block_size"])
     peak = peak_flops(device, args.peak_tflops)
     ours_ms = 1000 * timer.elapsed / max(1, timer.steps)
     rows = []

@@ -250,7 +250,6 @@ SIZE_VALUES = {
     "n_hidden": 10**6,
     "n_channels": 10**6,
     "n_layers": 10**6,
-    "n_layer": 10**6,
     "batch_size": 10**9,
     "block_size": 10**6,
 }

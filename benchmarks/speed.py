@@ -84,7 +84,7 @@ MAKEMORE_SETTINGS = {  # makemore: block 16 (longest name + 1), n_embd = n_embd2
     "bow": ("bow", {"n_embd": 64, "n_hidden": 64, **_B32}),
     "transformer": (
         "transformer",
-        {"n_layer": 4, "n_head": 4, "n_embd": 64, "block_size": 16, "dropout": 0.0, **_B32},
+        {"n_layers": 4, "n_heads": 4, "n_embd": 64, "block_size": 16, "dropout": 0.0, **_B32},
     ),
 }
 
@@ -236,7 +236,7 @@ def lecture_model(name: str, model, stoi: dict, train: list[str]):
         )
     if name == "transformer":
         module = lecture.LectureTransformer(
-            vocab, p["block_size"], p["n_layer"], p["n_head"], p["n_embd"], p["dropout"]
+            vocab, p["block_size"], p["n_layers"], p["n_heads"], p["n_embd"], p["dropout"]
         )
         return module, lecture.SequenceDataset(train, stoi)
     return None

@@ -5,7 +5,7 @@ were fitted with (every hyperparameter except those its classes declare training
 ``_training_params``, merged along the class hierarchy like ``_parameter_constraints``).
 One rule holds for every model, built-in or plugin:
 
-- after ``set_params`` changes a structural hyperparameter (``n_embd``, ``n_head``,
+- after ``set_params`` changes a structural hyperparameter (``n_embd``, ``n_heads``,
   ``block_size``, ``order``, ``mode``, a mixture's members, ...), ``score``,
   ``score_samples``, ``generate`` and ``save`` raise :class:`StructureChangedError` (a
   ``ValueError``) naming the parameter, the fitted and the new value, and saying to set it

@@ -269,7 +269,7 @@ class NeuralMixin:
                 f"{name} with these hyperparameters builds more than {MAX_MODULES:,} "
                 "submodules or parameter tensors (charzoo.neural.MAX_MODULES), which no "
                 "character model needs; reduce "
-                "the number of layers (n_layers/n_layer)"
+                "the number of layers (n_layers)"
             )
         need = 4 * param_bytes + (activations or 0) + ids
         if need > budget:

@@ -46,8 +46,8 @@ print(f"encoded: {corpus} ({corpus.ids.dtype}, {corpus.ids.nbytes:,} bytes of id
 
 model = CharTransformer(
     n_embd=48 if QUICK else 128,
-    n_layer=2 if QUICK else 3,
-    n_head=4,
+    n_layers=2 if QUICK else 3,
+    n_heads=4,
     block_size=64 if QUICK else 128,
     batch_size=16 if QUICK else 32,
     max_steps=60 if QUICK else 1500,

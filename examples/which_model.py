@@ -53,7 +53,7 @@ candidates = {
     "5-gram": CharNGram(order=5),
     "mlp": CharMLP(block_size=5, n_embd=16, n_hidden=width, max_steps=4 * steps),
     "gru": CharGRU(n_embd=width // 4, n_hidden=width, max_steps=steps),
-    "transformer": CharTransformer(n_layer=2, n_head=2, n_embd=width // 2, max_steps=steps),
+    "transformer": CharTransformer(n_layers=2, n_heads=2, n_embd=width // 2, max_steps=steps),
 }
 tokenizer = CharTokenizer().fit(train)
 rows = []  # (name, model, bits per char, size, fit seconds)

@@ -91,7 +91,7 @@ def test_fit_on_encoded_corpus_equals_fit_on_text(tmp_path, source_text):
     for cls, extra in [
         (CharMLP, dict(block_size=4, n_embd=8, n_hidden=32)),
         (CharGRU, dict(n_embd=8, n_hidden=16, seq_length=16)),
-        (CharTransformer, dict(n_embd=16, n_layer=1, n_head=2, block_size=16)),
+        (CharTransformer, dict(n_embd=16, n_layers=1, n_heads=2, block_size=16)),
     ]:
         from_file = cls(**params, **extra).fit(enc)
         from_text = cls(**params, **extra).fit([source_text])

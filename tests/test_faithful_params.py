@@ -145,11 +145,11 @@ def test_a_save_never_writes_what_load_refuses(tmp_path):
     [
         (CharMLP(n_embd=8, **SMALL), {"n_embd": 12}),
         (CharMLP(block_size=3, **SMALL), {"block_size": 6}),
-        (CharTransformer(n_embd=8, n_head=2, n_layer=1, block_size=8, **SMALL), {"n_head": 4}),
+        (CharTransformer(n_embd=8, n_heads=2, n_layers=1, block_size=8, **SMALL), {"n_heads": 4}),
         (CharNGram(order=3), {"order": 4}),
         (CharMixture([("a", CharNGram(order=2))], weights="uniform"), {"a__order": 3}),
     ],
-    ids=["mlp-n_embd", "mlp-block_size", "transformer-n_head", "ngram-order", "mixture-member"],
+    ids=["mlp-n_embd", "mlp-block_size", "transformer-n_heads", "ngram-order", "mixture-member"],
 )
 def test_a_structural_change_after_fit_asks_for_a_refit(tmp_path, model, change):
     model.fit(NAMES)

@@ -65,7 +65,7 @@ def test_dropout_keeps_the_dtype_and_has_no_state():
         CharMLP(dropout=0.1),
         CharWaveNet(dropout=0.1),
         CharGRU(dropout=0.1),
-        CharTransformer(dropout=0.1, n_layer=2),
+        CharTransformer(dropout=0.1, n_layers=2),
     ],
     ids=lambda m: type(m).__name__,
 )

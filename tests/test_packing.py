@@ -12,7 +12,7 @@ from charzoo.sequence.batching import Packing, _first_fit_decreasing
 from charzoo.tokenizer import BOUNDARY_ID
 from tests.conftest import TINY
 
-SMALL = {"n_layer": 2, "n_head": 2, "n_embd": 16, "block_size": 16, **TINY, "max_steps": 30}
+SMALL = {"n_layers": 2, "n_heads": 2, "n_embd": 16, "block_size": 16, **TINY, "max_steps": 30}
 
 
 @pytest.fixture(scope="module")

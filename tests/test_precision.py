@@ -69,7 +69,7 @@ def test_precision_context_autocasts_matmuls():
 SMALL = {
     CharMLP: {},
     CharGRU: {"n_embd": 8, "n_hidden": 24, "n_layers": 1},
-    CharTransformer: {"n_layer": 2, "n_head": 2, "n_embd": 16, "block_size": 16},
+    CharTransformer: {"n_layers": 2, "n_heads": 2, "n_embd": 16, "block_size": 16},
 }
 
 

@@ -16,7 +16,7 @@ MODELS = {
     "mlp": (CharMLP, {"dropout": 0.5}),
     "gru": (CharGRU, {"dropout": 0.3, "n_layers": 2, "n_embd": 8, "n_hidden": 16}),
     "lstm": (CharLSTM, {"dropout": 0.3, "n_layers": 2, "n_embd": 8, "n_hidden": 16}),
-    "transformer": (CharTransformer, {"dropout": 0.3, "n_embd": 16, "n_head": 2, "n_layer": 1}),
+    "transformer": (CharTransformer, {"dropout": 0.3, "n_embd": 16, "n_heads": 2, "n_layers": 1}),
 }
 
 

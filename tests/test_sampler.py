@@ -147,7 +147,7 @@ def test_kv_cache_reprime_matches_full_recomputation():
     re-primes on the last half block. Every step must equal a full forward pass over the
     window the decoder attends to, before and after each re-prime."""
     text = "\n".join(load_names()[:400])
-    model = charzoo.CharTransformer(block_size=8, n_layer=2, n_embd=16, n_head=2, max_steps=30,
+    model = charzoo.CharTransformer(block_size=8, n_layers=2, n_embd=16, n_heads=2, max_steps=30,
                                     batch_size=8, random_state=0).fit([text])  # fmt: skip
     module = model.module_.eval()
     block, keep = 8, 8 - 8 // 2

@@ -13,7 +13,7 @@ from tests.conftest import TINY
 SMALL = {
     CharMLP: {},
     CharGRU: {"n_embd": 8, "n_hidden": 24, "n_layers": 1},
-    CharTransformer: {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16},
+    CharTransformer: {"n_layers": 1, "n_heads": 2, "n_embd": 16, "block_size": 16},
 }
 
 

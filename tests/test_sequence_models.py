@@ -21,7 +21,7 @@ SMALL = {
     CharRNN: {"n_embd": 8, "n_hidden": 24, "n_layers": 2},
     CharGRU: {"n_embd": 8, "n_hidden": 24, "n_layers": 1},
     CharLSTM: {"n_embd": 8, "n_hidden": 24, "n_layers": 2},
-    CharTransformer: {"n_layer": 2, "n_head": 2, "n_embd": 16, "block_size": 16},
+    CharTransformer: {"n_layers": 2, "n_heads": 2, "n_embd": 16, "block_size": 16},
     CharBoW: {"n_embd": 16, "n_hidden": 32},
 }
 MODELS = list(SMALL)
@@ -193,7 +193,7 @@ def test_gradient_clipping_on_by_default_for_rnns():
 
 def test_invalid_params():
     with pytest.raises(ValueError, match="divisible"):
-        CharTransformer(n_embd=10, n_head=4, **FAST).fit(["ab", "cd"])
+        CharTransformer(n_embd=10, n_heads=4, **FAST).fit(["ab", "cd"])
     with pytest.raises(ValueError, match="stream_sampling"):
         CharGRU(stream_sampling="nope").fit(["ab", "cd"])
     with pytest.raises(ValueError, match="preset"):

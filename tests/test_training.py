@@ -262,7 +262,7 @@ def test_ctrl_c_semantics():
     [
         ("mlp", {}, False),
         ("gru", {"n_embd": 8, "n_hidden": 16}, False),
-        ("transformer", {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16}, False),
+        ("transformer", {"n_layers": 1, "n_heads": 2, "n_embd": 16, "block_size": 16}, False),
         ("gru", {"n_embd": 8, "n_hidden": 16, "seq_length": 16}, True),
     ],
 )
@@ -308,7 +308,7 @@ def test_small_data_evaluates_every_epoch_and_stops_early():
     from charzoo import CharTransformer
 
     test, train = _russian_names()
-    model = CharTransformer(n_layer=1, n_embd=32, n_head=2, random_state=0, verbose=False)
+    model = CharTransformer(n_layers=1, n_embd=32, n_heads=2, random_state=0, verbose=False)
     model.fit(train)
     steps = model.history_["step"]
     assert steps[:3] == [10, 20, 30]  # one epoch is ~1 step of 128 texts: every 10 steps

@@ -20,9 +20,9 @@ __all__ = ["CharTransformer"]
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention through ``F.scaled_dot_product_attention``."""
 
-    def __init__(self, n_embd: int, n_head: int, dropout: float) -> None:
+    def __init__(self, n_embd: int, n_heads: int, dropout: float) -> None:
         super().__init__()
-        self.n_head = n_head
+        self.n_heads = n_heads
         self.qkv = nn.Linear(n_embd, 3 * n_embd)
         self.proj = nn.Linear(n_embd, n_embd)
         self.dropout = dropout
@@ -34,7 +34,7 @@ class CausalSelfAttention(nn.Module):
     ) -> tuple[torch.Tensor, tuple]:
         """``mask`` (packed batches, no cache): which keys each query may attend to."""
         B, T, C = x.shape
-        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, C // self.n_heads).permute(2, 0, 3, 1, 4)
         past = 0
         if cache is not None:
             past = cache[0].shape[2]
@@ -63,10 +63,10 @@ class CausalSelfAttention(nn.Module):
 class Block(nn.Module):
     """Pre-LN block: ``x + attn(ln(x))`` then ``x + mlp(ln(x))`` with a 4x GELU MLP."""
 
-    def __init__(self, n_embd: int, n_head: int, dropout: float) -> None:
+    def __init__(self, n_embd: int, n_heads: int, dropout: float) -> None:
         super().__init__()
         self.ln1 = nn.LayerNorm(n_embd)
-        self.attn = CausalSelfAttention(n_embd, n_head, dropout)
+        self.attn = CausalSelfAttention(n_embd, n_heads, dropout)
         self.ln2 = nn.LayerNorm(n_embd)
         self.mlp = nn.Sequential(
             nn.Linear(n_embd, 4 * n_embd),
@@ -84,10 +84,10 @@ class Block(nn.Module):
 
 
 class TransformerModule(nn.Module):
-    """Token + learned position embeddings, ``n_layer`` pre-LN blocks, final LN, tied head.
+    """Token + learned position embeddings, ``n_layers`` pre-LN blocks, final LN, tied head.
 
     ``forward(idx (B, T), cache) -> (logits (B, T, V), cache)``; the cache is one ``(k, v)``
-    pair per layer, each ``(B, n_head, t, head_dim)``; cached plus new positions must not
+    pair per layer, each ``(B, n_heads, t, head_dim)``; cached plus new positions must not
     exceed ``block_size``. ``forward(idx, packing=Packing(...))`` reads a packed batch of
     several texts per row (training only, no cache): positions restart at each text and a
     slot attends only to earlier slots of its own text, so each text gets the logits it
@@ -98,8 +98,8 @@ class TransformerModule(nn.Module):
         self,
         vocab_size: int,
         block_size: int,
-        n_layer: int,
-        n_head: int,
+        n_layers: int,
+        n_heads: int,
         n_embd: int,
         dropout: float,
     ) -> None:
@@ -108,13 +108,13 @@ class TransformerModule(nn.Module):
         self.tok = nn.Embedding(vocab_size, n_embd)
         self.pos = nn.Embedding(block_size, n_embd)
         self.drop = Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(n_embd, n_head, dropout) for _ in range(n_layer))
+        self.blocks = nn.ModuleList(Block(n_embd, n_heads, dropout) for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(n_embd)
         self.head = nn.Linear(n_embd, vocab_size, bias=False)
         self.head.weight = self.tok.weight  # weight tying (GPT-2)
         for name, p in self.named_parameters():  # GPT-2 initialisation
             if p.dim() >= 2:
-                std = 0.02 / math.sqrt(2 * n_layer) if name.endswith("proj.weight") else 0.02
+                std = 0.02 / math.sqrt(2 * n_layers) if name.endswith("proj.weight") else 0.02
                 nn.init.normal_(p, 0.0, std)
             elif name.endswith("bias"):
                 nn.init.zeros_(p)
@@ -156,9 +156,9 @@ class CharTransformer(NeuralSequenceLM):
 
     Parameters
     ----------
-    n_layer : int, default=4
+    n_layers : int, default=4
         Transformer blocks.
-    n_head : int, default=4
+    n_heads : int, default=4
         Attention heads (must divide ``n_embd``).
     n_embd : int, default=128
         Embedding width.
@@ -215,11 +215,11 @@ class CharTransformer(NeuralSequenceLM):
     """
 
     # settings that make the model tiny for the conformance checks (charzoo.testing)
-    _test_params = {"n_embd": 16, "n_layer": 1, "n_head": 2}
+    _test_params = {"n_embd": 16, "n_layers": 1, "n_heads": 2}
 
     presets = {
         "names": {
-            "n_layer": 5,
+            "n_layers": 5,
             "n_embd": 112,
             "dropout": 0.15,
             "weight_decay": 0.1,
@@ -230,8 +230,8 @@ class CharTransformer(NeuralSequenceLM):
             "pack_documents": True,
         },
         "shakespeare": {
-            "n_layer": 4,
-            "n_head": 4,
+            "n_layers": 4,
+            "n_heads": 4,
             "n_embd": 128,
             "dropout": 0.0,
             "block_size": 64,
@@ -242,8 +242,8 @@ class CharTransformer(NeuralSequenceLM):
     }
 
     _parameter_constraints: dict = {
-        "n_layer": [PositiveInt],
-        "n_head": [PositiveInt],
+        "n_layers": [PositiveInt],
+        "n_heads": [PositiveInt],
         "n_embd": [PositiveInt],
         "dropout": [Fraction(closed="left")],
         "block_size": [PositiveInt],
@@ -260,8 +260,8 @@ class CharTransformer(NeuralSequenceLM):
     def __init__(
         self,
         *,
-        n_layer: int = 4,
-        n_head: int = 4,
+        n_layers: int = 4,
+        n_heads: int = 4,
         n_embd: int = 128,
         dropout: float = 0.1,
         block_size: int = 32,
@@ -269,16 +269,16 @@ class CharTransformer(NeuralSequenceLM):
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
-        self.n_layer = n_layer
-        self.n_head = n_head
+        self.n_layers = n_layers
+        self.n_heads = n_heads
         self.n_embd = n_embd
         self.dropout = dropout
         self.block_size = block_size
         self.pack_documents = pack_documents
 
     def _check_params(self) -> None:
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+        if self.n_embd % self.n_heads:
+            raise ValueError(f"n_embd={self.n_embd} must be divisible by n_heads={self.n_heads}")
 
     def _packs_documents(self) -> bool:
         return self.pack_documents
@@ -287,8 +287,8 @@ class CharTransformer(NeuralSequenceLM):
         return TransformerModule(
             self.tokenizer_.vocab_size,
             self.block_size,
-            self.n_layer,
-            self.n_head,
+            self.n_layers,
+            self.n_heads,
             self.n_embd,
             self.dropout,
         )
