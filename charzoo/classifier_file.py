@@ -20,18 +20,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from charzoo._version import __version__
 from charzoo.model_file import (
-    FORMAT,
-    FORMAT_VERSION,
     ModelFileError,
     check_state,
     check_tokenizer,
     checksum,
     json_field,
     jsonable,
+    payload_header,
     write_atomic,
 )
+from charzoo.param_values import plain_params
 from charzoo.utils import check_device, fallback_device
 
 if TYPE_CHECKING:
@@ -63,7 +62,13 @@ def save_classifier(model: CharLMClassifier, path: str | os.PathLike) -> None:
     estimator = params.pop("estimator")
     if params["priors"] is not None:
         params["priors"] = np.asarray(params["priors"], dtype=np.float64).tolist()
-    params = {k: v if jsonable(v) else None for k, v in params.items()}
+    params = plain_params(params, type(model).__name__)
+    unstorable = sorted(k for k, v in params.items() if not jsonable(v))
+    if unstorable:
+        raise ValueError(
+            f"cannot save {type(model).__name__}: parameter(s) {', '.join(unstorable)} hold "
+            "values a model file cannot store (use plain numbers, strings or lists)"
+        )
     state = {}
     for name, member in model._fitted_members():
         for key, tensor in member.module_.state_dict().items():
@@ -76,16 +81,8 @@ def save_classifier(model: CharLMClassifier, path: str | os.PathLike) -> None:
     for key, value in calibration.items():
         state[f"calibration.{key}"] = torch.as_tensor(np.asarray(value, dtype=np.float64))
     payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "charzoo_version": __version__,
+        **payload_header(model, info, params),
         "kind": KIND,
-        "model": info.name,
-        "class": f"{type(model).__module__}.{type(model).__qualname__}",
-        "package": info.package,
-        "package_version": info.version,
-        "params": json.dumps(params),
-        "tokenizer": model.tokenizer_.to_json(),
         "fitted": json.dumps({"classes": classes}),
         "members": _describe_members(model),
         "estimator": json.dumps(None if estimator is None else _spec([("estimator", estimator)])),

@@ -35,9 +35,7 @@ def fit_inputs(model, texts, tokenizer, warm: bool) -> FitInputs:
                 "tokenizer cannot be given with an EncodedCorpus: the file carries its "
                 "own vocabulary; encode the corpus with that tokenizer's characters"
             )
-        vocabulary, length, train = encoded_inputs(
-            texts, model.mode, model.handle_unknown, fitted
-        )
+        vocabulary, length, train = encoded_inputs(texts, model.mode, model.handle_unknown, fitted)
         if warm:
             length = max(model.max_text_length_, length)
         return FitInputs(vocabulary, "stream", length, train)

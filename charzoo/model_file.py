@@ -22,6 +22,7 @@ from charzoo.fitted_attributes import declared_fitted_attributes
 from charzoo.tokenizer import CharTokenizer
 
 __all__ = [
+    "payload_header",
     "FORMAT",
     "FORMAT_VERSION",
     "ModelFileError",
@@ -321,3 +322,20 @@ def check_state(module: torch.nn.Module, state: dict, path: Path) -> None:
                     f"cannot load {path}: tensor {key} holds non-finite values (NaN/inf), "
                     "which a trained model never has; the file is damaged"
                 )
+
+
+def payload_header(model: object, info: object, params: dict) -> dict:
+    """The fields every model file starts with: format, versions, the registered name, class
+    and package of ``model`` (``info`` from the registry), its hyperparameters as JSON and its
+    vocabulary. The writer adds ``fitted``, the tensors and the checksum."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "charzoo_version": __version__,
+        "model": info.name,
+        "class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "package": info.package,
+        "package_version": info.version,
+        "params": json.dumps(params),
+        "tokenizer": model.tokenizer_.to_json(),
+    }

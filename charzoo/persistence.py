@@ -45,11 +45,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from charzoo._version import __version__
 from charzoo.fitted_attributes import declared_fitted_attributes
 from charzoo.fitted_state import record_structure
 from charzoo.model_file import (
-    FORMAT,
     FORMAT_VERSION,
     ModelFileError,
     check_fitted,
@@ -59,6 +57,7 @@ from charzoo.model_file import (
     json_default,
     json_field,
     jsonable,
+    payload_header,
     read_payload,
     write_atomic,
 )
@@ -109,15 +108,7 @@ def save_model(model: CharLM, path: str | os.PathLike) -> None:
         a: getattr(model, a) for a in declared_fitted_attributes(type(model)) if hasattr(model, a)
     }
     payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "charzoo_version": __version__,
-        "model": info.name,
-        "class": f"{type(model).__module__}.{type(model).__qualname__}",
-        "package": info.package,
-        "package_version": info.version,
-        "params": json.dumps(params),
-        "tokenizer": model.tokenizer_.to_json(),
+        **payload_header(model, info, params),
         "fitted": json.dumps(fitted, default=json_default),
         "state_dict": state,
     }

@@ -241,3 +241,18 @@ def test_calibration_lowers_held_out_log_loss():
         assert log_loss(y_test, clf.predict_proba(X_test)) < base, kind
         assert clf.temperature_ > 1  # the raw scores were over-confident
     assert clf.coef_.shape == (2, 2)  # matrix: from scikit-learn's one-row binary model
+
+
+def test_numpy_hyperparameters_survive_save_and_load(tmp_path):
+    """A grid search hands numpy values; the file stores them as plain numbers, never None."""
+    import numpy as np
+
+    from charzoo import CharLMClassifier, CharNGram, load
+
+    texts = ["anna", "emma", "olga", "ivan", "petr", "oleg", "maria", "julia"] * 3
+    labels = ["f", "f", "f", "m", "m", "m", "f", "f"] * 3
+    model = CharLMClassifier(CharNGram(order=np.int64(3)), cv=np.int64(2)).fit(texts, labels)
+    model.save(tmp_path / "c.cz")
+    loaded = load(tmp_path / "c.cz")
+    assert loaded.cv == 2 and type(loaded.cv) is int
+    np.testing.assert_allclose(loaded.predict_proba(texts), model.predict_proba(texts))

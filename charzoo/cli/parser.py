@@ -254,6 +254,8 @@ def _constraint_options(p: argparse.ArgumentParser) -> None:
         help="print the N most probable texts (under the constraints), most likely first, "
         "with their log-probability, instead of sampling",
     )
+
+
 def _count(low: int):
     """An argparse type: an int >= ``low`` (checked when the command line is read)."""
 
