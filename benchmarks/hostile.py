@@ -23,6 +23,12 @@ Results: ``benchmarks/results/hostile_before.jsonl`` (landed tree e9e60af: 398 O
 fits, e.g. ``CharTinyCNN(block_size=10**6)``, need up to ~100 s on a loaded machine, so the
 after run re-ran its 11 timed-out or since-fixed cases with ``--ids ... --timeout 120``).
 
+The issue-26 contract cases (kind ``contract``, ``benchmarks/hostile_contract.py``: numpy
+hyperparameters through save/load, ``Fraction`` values, structural ``set_params`` before
+scoring, generation, save and warm start, threaded fits) were run with ``--ids`` set to their
+88 ids: ``hostile_contract_before.jsonl`` (landed tree d4522b6: 6 OK, 54 SILENT, 18 RAW,
+10 REFUSED) and ``hostile_contract_after.jsonl`` (88 OK).
+
 The case table is also run in-process by ``tests/test_hostile.py`` (every case must be OK).
 Only the public API (``charzoo.create_model``, ``charzoo.load``, ``charzoo.testing.make_tiny``)
 is used, so the same script measures an older tree (put it first on ``PYTHONPATH``).
@@ -491,7 +497,7 @@ def model_cases(name: str) -> list[Case]:
         params = cls._get_param_names()
         # the size parameters are the ones the model's class shrinks for tests, whatever
         # their names, plus the batch and context sizes every model understands
-        declared = (cls._test_params or {}).items()
+        declared = (getattr(cls, "_test_params", None) or {}).items()  # older trees: none
         sizes = {
             k: SIZE_VALUES.get(k, 10**6)
             for k, v in declared
