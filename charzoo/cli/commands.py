@@ -114,6 +114,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
         model = info.cls(**params)
     if "verbose" in valid:
         model.set_params(verbose=not args.quiet)
+    # the file stores the model as its user would reload it: resumed settings undone, the
+    # steps of every fit in max_steps (fitting the loaded model anew trains as long)
+    args.stored = {}
+    if args.resume:
+        args.stored = {
+            "warm_start": args.resumed_warm_start,
+            "max_steps": model.n_steps_ + model.max_steps,
+        }
     reporter = _Reporter(out, args)
     if "callbacks" in valid:
         model.set_params(callbacks=[*(model.callbacks or []), reporter])
@@ -131,7 +139,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         model.fit(texts)
         stop = getattr(model, "stop_reason_", "done")
         best = getattr(model, "best_step_", None)
-        _save(model, out)
+        _save(model, out, args.stored)
     detail = f" (best step {best})" if best is not None else ""
     if stop == "interrupted":
         step = getattr(model, "n_steps_", "?")
@@ -180,6 +188,7 @@ def _resume(args: argparse.Namespace, info, valid: set[str], params: dict):
                 f"--param {key} cannot change when resuming (the saved model has "
                 f"{key}={saved[key]!r}); only training settings can"
             )
+    args.resumed_warm_start = saved["warm_start"]
     model.set_params(**params, warm_start=True)
     return model
 
@@ -198,7 +207,9 @@ class _Reporter:
         step = record["step"]
         if record.get("improved"):
             model.n_steps_ = model.best_step_ = step  # fit sets the final values at the end
-            _save(model, self.out)  # atomic: an interrupted save keeps the previous file
+            _save(
+                model, self.out, self.args.stored
+            )  # atomic: an interrupted save keeps the previous file
         if self.args.quiet or self.args.samples == 0:
             return
         every = self.every or max(1, getattr(model, "max_steps", 1) // 5)
@@ -211,10 +222,13 @@ class _Reporter:
             tqdm.write(f"step {step}: {loss}: {shown}", file=sys.stderr)
 
 
-def _save(model, out: Path) -> None:
-    """Save without the CLI's own settings (callables cannot be stored; no progress bar)."""
-    keep = {k: v for k, v in model.get_params(deep=False).items() if k in {"callbacks", "verbose"}}
-    model.set_params(**{k: None if k == "callbacks" else False for k in keep})
+def _save(model, out: Path, stored: dict | None = None) -> None:
+    """Save without the CLI's own settings (callables cannot be stored; no progress bar) and
+    with the ``stored`` parameters instead of the ones in use."""
+    stored = stored or {}
+    shown = {"callbacks": None, "verbose": False, **stored}
+    keep = {k: v for k, v in model.get_params(deep=False).items() if k in shown}
+    model.set_params(**{k: shown[k] for k in keep})
     try:
         model.save(out)
     finally:
@@ -326,7 +340,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         val = [v for v in history.get("val_loss", []) if v is not None]
         best = f", best val loss {min(val):.4f}" if val else ""
         print(
-            f"training        {getattr(model, 'n_steps_', '?')} steps, stopped: "
+            f"training        {getattr(model, 'n_steps_', '?')} steps in all (resumed fits "
+            "included), stopped: "
             f"{getattr(model, 'stop_reason_', '?')}, best step {getattr(model, 'best_step_', '?')}"
             f"{best}, last train loss {history['train_loss'][-1]:.4f}"
         )
