@@ -21,6 +21,7 @@ default and one thread, idle and beside two busy processes.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 
 import torch
@@ -38,6 +39,9 @@ __all__ = [
 # parameters x predictions per step below which one thread is used: the default CharMLP is
 # 1.5e6 (12k parameters, 128 windows), a default CharGRU step about 1e9
 AUTO_MIN_WORK = 1e8
+
+# torch's thread count before an "auto" call lowered it (the cap of a later choice in it)
+_cap: ContextVar[int | None] = ContextVar("charzoo_thread_cap", default=None)
 
 
 def usable_cores() -> int:
@@ -113,4 +117,4 @@ def auto_threads(work: float | None) -> int:
     """
     if work is None or work < AUTO_MIN_WORK:
         return 1
-    return max(1, min(free_cores(), torch.get_num_threads()))
+    return max(1, min(free_cores(), _cap.get() or torch.get_num_threads()))

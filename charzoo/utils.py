@@ -235,9 +235,11 @@ def torch_threads(
     if n_threads is None:
         yield
         return
+    token = None
     if isinstance(n_threads, str) and n_threads == "auto":
-        from charzoo.threads import auto_threads
+        from charzoo.threads import _cap, auto_threads
 
+        token = _cap.set(_cap.get() or torch.get_num_threads())
         n_threads = auto_threads(work() if work is not None else None)
     if isinstance(n_threads, bool) or not isinstance(n_threads, Integral) or n_threads < 1:
         raise ValueError(
@@ -250,6 +252,10 @@ def torch_threads(
         yield
     finally:
         torch.set_num_threads(previous)
+        if token is not None:
+            from charzoo.threads import _cap
+
+            _cap.reset(token)
 
 
 def uses_threads(method: Callable) -> Callable:
