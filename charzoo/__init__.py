@@ -36,6 +36,7 @@ _LAZY = {
     "ModelFileError": "charzoo.persistence",
     "PluginWarning": "charzoo.registry",
     "TrainingDivergedWarning": "charzoo.training",
+    "compare": "charzoo.comparison",
     "create_model": "charzoo.registry",
     "get_model_class": "charzoo.registry",
     "hookimpl": "charzoo.hookspecs",
@@ -50,9 +51,10 @@ _LAZY = {
 _RENAMED = {"load": "load_model"}
 # submodules reachable as attributes (``charzoo.metrics.perplexity_scorer``) before any import
 _SUBMODULES = {
-    "base", "callbacks", "cli", "data", "datasets", "distributed", "encoded", "hookspecs",
-    "lr_finder", "metrics", "models", "neural", "persistence", "plotting", "precision",
-    "registry", "sampler", "sequence", "testing", "tokenizer", "training", "utils", "window",
+    "base", "callbacks", "cli", "comparison", "data", "datasets", "distributed", "encoded",
+    "hookspecs", "lr_finder", "metrics", "models", "neural", "persistence", "plotting", "precision",
+    "registry", "sampler", "sequence", "testing", "threads", "tokenizer", "training", "utils",
+    "window",
 }  # fmt: skip
 
 __all__ = [
@@ -73,6 +75,7 @@ __all__ = [
     "ModelFileError",
     "PluginWarning",
     "TrainingDivergedWarning",
+    "compare",
     "create_model",
     "get_model_class",
     "hookimpl",

@@ -7,6 +7,7 @@ the fit needs and refuses one that would not fit (see :mod:`charzoo.fit_memory`)
 from __future__ import annotations
 
 import math
+import time
 from numbers import Integral
 
 import torch
@@ -351,7 +352,10 @@ class NeuralMixin:
             start_step=self.n_steps_,
             history=self.history_,
         )
+        start = time.perf_counter()
         result = trainer.fit()
+        # seconds of training, summed over warm-started fits (charzoo.compare shows them)
+        self.fit_seconds_ = getattr(self, "fit_seconds_", 0.0) + time.perf_counter() - start
         self.history_ = result.history
         self.n_steps_ = result.n_steps
         self.stop_reason_ = result.stop_reason

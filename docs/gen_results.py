@@ -73,6 +73,22 @@ def models_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def presets_table() -> str:
+    """Markdown table of the built-in models' presets (``charzoo fit --preset NAME``), read
+    from the registry as ``charzoo models --presets`` lists them."""
+    import charzoo
+
+    lines = ["| model | preset | settings |", "|---|---|---|"]
+    for name in charzoo.list_models():
+        info = charzoo.model_info(name)
+        if info.package != "charzoo":
+            continue
+        for preset, params in sorted((getattr(info.cls, "presets", None) or {}).items()):
+            shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            lines.append(f"| `{name}` | `{preset}` | {_cell(shown)} |")
+    return "\n".join(lines) + "\n"
+
+
 def _non_default(params: dict, cls: type | None) -> str:
     defaults = {}
     if cls is not None:
@@ -233,6 +249,7 @@ def write_all(results_dir: Path, out_dir: Path) -> list[Path]:
     text = results_table(other) if other else "*None.*\n"
     write("results_other.md", text)
     write("models.md", models_table())
+    write("presets.md", presets_table())
     scaling = [r for r in speed_rows if r["benchmark"] in ("grid_search", "ddp")]
     write("scaling.md", measurements_table(scaling))
     write("measurements.md", measurements_table([r for r in speed_rows if r not in scaling]))

@@ -118,3 +118,49 @@ def test_forced_progress_in_a_log_prints_lines_not_a_bar(small_names, capfd):
     assert "\r" not in err
     lines = [line for line in err.splitlines() if line.startswith("step ")]
     assert len(lines) == 2 and "of 40" in lines[-1] and "steps/s" in lines[-1]
+
+
+def test_compare_prints_one_table_and_plots_histories(small_names, tmp_path):
+    from charzoo import CharNGram
+
+    train, test = small_names
+    models = {"mlp": CharMLP(max_steps=60, eval_interval=20, random_state=0),
+              "3-gram": CharNGram(order=3)}  # fmt: skip
+    result = charzoo.compare(models, test, train_texts=train)
+    assert [r["name"] for r in result.rows] == sorted(models, key=lambda n: models[n].score(test))
+    lines = str(result).splitlines()
+    assert lines[0].split() == ["model", "perplexity", "bits/char", "parameters", "fit", "s"]
+    assert all(r["fit_seconds"] > 0 for r in result.rows)
+    mlp_row = next(r for r in result.rows if r["name"] == "mlp")
+    assert 0 < models["mlp"].fit_seconds_ <= mlp_row["fit_seconds"]  # its training part
+    fig = result.plot(path=tmp_path / "histories.png")
+    assert (tmp_path / "histories.png").stat().st_size > 0
+    assert [line.get_label() for line in fig.axes[0].lines] == ["mlp"]  # the n-gram has none
+    with pytest.raises(ValueError, match="models is empty"):
+        charzoo.compare({}, test)
+
+
+def test_cli_compare_lowercase_presets_and_threads(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    fit = ["fit", "mlp", "names", "-o", "n.cz", "--max-steps", "20", "--seed", "0", "-q"]
+    assert main(fit) == 0
+    assert main(["fit", "ngram", "names", "-o", "g.cz", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["score", "n.cz", "dinos"]) == 1
+    assert "--lowercase folds dinos to lower case" in capsys.readouterr().err
+    assert main(["score", "n.cz", "dinos", "--lowercase", "--threads", "auto"]) == 0
+    capsys.readouterr()
+    assert main(["compare", "n.cz", "g.cz", "--data", "dinos", "--lowercase"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("model") and {out[1].split()[0], out[2].split()[0]} == {"n", "g"}
+    with pytest.raises(SystemExit):
+        main(["score", "n.cz", "names", "--threads", "many"])
+    assert "expected auto or a number" in capsys.readouterr().err
+    from charzoo.cli.parser import build_parser
+
+    help_text = build_parser()._subparsers._group_actions[0].choices["fit"].format_help()
+    assert "'zoo'" not in help_text and "charzoo models --presets" in " ".join(help_text.split())
+    assert main(["models", "--presets"]) == 0
+    listed = capsys.readouterr().out
+    for cls in (charzoo.CharMLP, charzoo.CharGRU, charzoo.CharTransformer):
+        assert all(preset in listed for preset in cls.presets)

@@ -107,9 +107,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.resume:
         model = _resume(args, info, valid, params)
         mode = model.mode_
-        texts, _ = read_data(args.data, mode)
+        texts, _ = read_data(args.data, mode, args.lowercase)
     else:
-        texts, mode = read_data(args.data, args.mode)
+        texts, mode = read_data(args.data, args.mode, args.lowercase)
         params["mode"] = mode
         model = info.cls(**params)
     if "verbose" in valid:
@@ -304,8 +304,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     from charzoo.metrics import bits_per_char, nll_from_perplexity
 
     model = load_model_spec(args.model_file, args.threads)
-    texts, _ = read_data(args.data, model.mode_)
-    ppl = model.score(texts)
+    texts, _ = read_data(args.data, model.mode_, args.lowercase)
+    try:
+        ppl = model.score(texts)
+    except ValueError as exc:
+        folded = isinstance(texts, list) and not args.lowercase
+        if folded and set("".join(texts).lower()) <= set(model.tokenizer_.chars):
+            raise CLIError(f"{exc}; --lowercase folds {args.data} to lower case") from exc
+        raise
     if isinstance(texts, list):
         n = sum(len(t) + (model.mode_ == "document") for t in texts)
     else:  # a .czb file
@@ -362,4 +368,25 @@ def cmd_pretrained(args: argparse.Namespace) -> int:
         info = pretrained_info(name)
         rows.append((name, info.model, info.data, info.description))
     print_table(rows, ("name", "model", "data", "description"))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from charzoo.comparison import compare
+
+    models = {}
+    for spec in args.models:
+        name = Path(spec).stem if Path(spec).exists() else spec
+        while name in models:
+            name += "'"
+        models[name] = load_model_spec(spec, args.threads)
+    modes = {m.mode_ for m in models.values()}
+    if len(modes) > 1:
+        raise CLIError(f"the models were fitted in different modes ({', '.join(sorted(modes))})")
+    texts, _ = read_data(args.data, modes.pop(), args.lowercase)
+    result = compare(models, texts)
+    print(result)
+    if args.plot:
+        result.plot(path=args.plot)
+        _say(args, f"saved {args.plot}")
     return 0

@@ -24,8 +24,18 @@ class CLIError(ValueError):
 
 
 # --------------------------------------------------------------------------------- helpers
-def read_data(spec: str, mode: str | None) -> tuple[list[str], str]:
-    """Texts of DATA (a path or a bundled corpus) and the mode they are meant for."""
+def read_data(spec: str, mode: str | None, lowercase: bool = False) -> tuple[list[str], str]:
+    """Texts of DATA (a path or a bundled corpus) and the mode they are meant for, folded to
+    lower case with ``lowercase``."""
+    texts, mode = _read_data(spec, mode)
+    if lowercase:
+        if not isinstance(texts, list):
+            raise CLIError(f"--lowercase cannot fold {spec}, an encoded corpus (ids)")
+        texts = [t.lower() for t in texts]
+    return texts, mode
+
+
+def _read_data(spec: str, mode: str | None) -> tuple[list[str], str]:
     from charzoo import datasets
 
     path = Path(spec)
