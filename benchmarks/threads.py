@@ -57,9 +57,9 @@ def with_threads(code: str, value: str | None) -> str:
     return changed
 
 
-def run_code(code: str, timeout: float) -> tuple[float, bool]:
+def run_code(code: str, timeout: float, extra_env: dict | None = None) -> tuple[float, bool]:
     """Seconds a fresh interpreter takes to run ``code`` (and whether it finished)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(extra_env or {})}
     env.pop("OMP_NUM_THREADS", None)
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "newcomer.py"
@@ -82,8 +82,12 @@ def spinners(n: int) -> list[subprocess.Popen]:
 
 
 def measure(args: argparse.Namespace) -> list[dict]:
-    workloads = {"five_lines": (five_lines(), args.reps), "quickstart": (quickstart(), 0)}
-    workloads["quickstart"] = (workloads["quickstart"][0], args.quickstart_reps)
+    workloads = {
+        "five_lines": (five_lines(), args.reps),
+        "quickstart": (quickstart(), args.quickstart_reps),
+    }
+    env = {"quickstart": {"CHARZOO_QUICK": "1"} if args.quick_quickstart else {}}
+    name = {"quickstart": "quickstart --quick" if args.quick_quickstart else "quickstart"}
     records = []
     for rep in range(max(r for _, r in workloads.values())):
         for workload, (code, reps) in workloads.items():
@@ -94,9 +98,12 @@ def measure(args: argparse.Namespace) -> list[dict]:
                 try:
                     for variant, value in VARIANTS.items():
                         limit = args.torch_timeout if variant == "torch" else args.timeout
-                        seconds, done = run_code(with_threads(code, value), limit)
+                        seconds, done = run_code(
+                            with_threads(code, value), limit, env.get(workload)
+                        )
                         record = {
-                            "workload": workload, "condition": condition, "variant": variant,
+                            "workload": name.get(workload, workload),
+                            "condition": condition, "variant": variant,
                             "rep": rep, "seconds": round(seconds, 2), "finished": done,
                             "load_average": round(os.getloadavg()[0], 2),
                             "cores": os.cpu_count(),
@@ -168,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--torch-timeout", type=float, default=90, help="seconds per run of the torch variant"
     )
+    parser.add_argument(
+        "--quick-quickstart", action="store_true",
+        help="run the quickstart in its quick mode (CHARZOO_QUICK=1: 2,000 steps)",
+    )  # fmt: skip
+    parser.add_argument("--append", action="store_true", help="add to threads.jsonl")
     parser.add_argument("--table", action="store_true", help="only rewrite the table")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -175,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         records = [json.loads(line) for line in jsonl.read_text().splitlines() if line]
     else:
-        records = measure(args)
+        old = jsonl.read_text().splitlines() if args.append and jsonl.exists() else []
+        records = [json.loads(line) for line in old if line] + measure(args)
         jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
     (args.out / "threads.md").write_text(table(records), encoding="utf-8")
     print(table(records))

@@ -194,7 +194,7 @@ def test_every_option_has_help_text():
         assert text in generate, text
     fit = " ".join(sub.choices["fit"].format_help().split())
     for text in [
-        "--preset NAME", "--device DEVICE", "--threads N", "busy with other work",
+        "--preset NAME", "--device DEVICE", "--threads N", "other programs leave free",
         "--resume FILE", "document: each line of DATA is one text",
         "stream: DATA is one long text", "byte-order mark",
     ]:  # fmt: skip

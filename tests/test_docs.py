@@ -184,6 +184,26 @@ def test_results_tables_are_generated_from_jsonl(gen_results, tmp_path):
     assert "`mlp` | `CharMLP`" in (out / "models.md").read_text()
 
 
+def test_parameter_tables_describe_inherited_parameters_and_presets_come_from_the_registry(
+    gen_results,
+):
+    import charzoo
+
+    for name in charzoo.list_models():
+        cls = charzoo.get_model_class(name)
+        if cls.__module__.startswith("charzoo"):
+            table = gen_results.params_table(cls)
+            assert "see the class documentation" not in table, cls.__name__
+    assert "| `max_steps` | `5000` | Optimiser steps." in gen_results.params_table(
+        charzoo.CharTransformer
+    )
+    presets = gen_results.presets_table()
+    for cls in (charzoo.CharMLP, charzoo.CharGRU, charzoo.CharLSTM, charzoo.CharTransformer):
+        for preset in cls.presets:
+            assert f"| `{preset}` |" in presets
+    assert "`zoo`" not in presets
+
+
 def test_every_builtin_model_has_a_zoo_section(gen_results):
     import charzoo
 
