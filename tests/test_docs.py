@@ -101,23 +101,32 @@ def test_standalone_pages_have_blocks_and_skips_work(tmp_path):
     assert python_blocks(page) == [(6, "b = 2\n")]
 
 
+# pages whose blocks stand alone (each with its imports): each runs as its own script, as a
+# reader copying one of them does (the dask block must then guard its worker processes)
+INDEPENDENT_BLOCKS = {"scaling.md"}
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_code_blocks_run(page, tmp_path):
     """A page's blocks, in order, as the one script a reader following it runs (``python
     page.py`` in an empty folder: ``__name__ == "__main__"``, so a block that starts worker
-    processes needs its guard)."""
+    processes needs its guard); on :data:`INDEPENDENT_BLOCKS` pages, each block alone."""
     blocks = python_blocks(page)
-    script = tmp_path / f"{page.stem}.py"
-    script.write_text("\n".join(code for _, code in blocks), encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, script.name],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, f"{page.name} failed as a script:\n{proc.stderr[-3000:]}"
+    if page.name in INDEPENDENT_BLOCKS:
+        scripts = [(f"{page.stem}_{line}.py", code) for line, code in blocks]
+    else:
+        scripts = [(f"{page.stem}.py", "\n".join(code for _, code in blocks))]
+    for name, code in scripts:
+        (tmp_path / name).write_text(code, encoding="utf-8")
+        proc = subprocess.run(
+            [sys.executable, name],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert proc.returncode == 0, f"{page.name} ({name}) failed:\n{proc.stderr[-3000:]}"
 
 
 CONSOLE = re.compile(r"^```console[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
