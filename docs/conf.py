@@ -170,9 +170,10 @@ QUICK_NOTE = """
 
 def mark_quick_gallery_pages(app, docname, source):
     """Say on every rendered example page built in quick mode that its output is a smoke run."""
-    if QUICK and docname.startswith("auto_examples/") and not docname.endswith("index"):
+    stem = docname.rsplit("/", 1)[-1]
+    listing = stem in ("index", "sg_execution_times")
+    if QUICK and docname.startswith("auto_examples/") and not listing:
         text = source[0]
-        stem = docname.rsplit("/", 1)[-1]
         # after the title (the first line underlined with "=")
         match = re.search(r"^=+\n", text, re.MULTILINE)
         at = match.end() if match else 0
