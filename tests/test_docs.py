@@ -115,7 +115,12 @@ def test_code_blocks_run(page, tmp_path):
     if page.name in INDEPENDENT_BLOCKS:
         scripts = [(f"{page.stem}_{line}.py", code) for line, code in blocks]
     else:
-        scripts = [(f"{page.stem}.py", "\n".join(code for _, code in blocks))]
+        # a block written as a module of its own may start with a __future__ import, which
+        # is legal only at the top of the one script
+        future = "from __future__ import annotations\n"
+        body = "\n".join(code.replace(future, "") for _, code in blocks)
+        head = future if any(future in code for _, code in blocks) else ""
+        scripts = [(f"{page.stem}.py", head + body)]
     for name, code in scripts:
         (tmp_path / name).write_text(code, encoding="utf-8")
         proc = subprocess.run(
