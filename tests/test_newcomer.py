@@ -164,3 +164,25 @@ def test_cli_compare_lowercase_presets_and_threads(tmp_path, monkeypatch, capsys
     listed = capsys.readouterr().out
     for cls in (charzoo.CharMLP, charzoo.CharGRU, charzoo.CharTransformer):
         assert all(preset in listed for preset in cls.presets)
+
+
+def test_thread_benchmark_runs_the_documented_code_and_tables_its_records(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "threads.py"
+    spec = importlib.util.spec_from_file_location("threads_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    code = bench.five_lines()
+    assert "CharMLP(block_size=3" in code and "n_threads" not in code  # the default, verbatim
+    assert "CharMLP(n_threads=1, block_size=3" in bench.with_threads(code, "1")
+    assert bench.with_threads(code, None) == code
+    records = [
+        {"workload": "w", "condition": c, "variant": v, "seconds": s, "finished": s < 60}
+        for c, v, s in [("idle", "auto", 10.0), ("busy", "auto", 20.0), ("idle", "torch", 60.0),
+                        ("busy", "torch", 60.0), ("idle", "1", 10.0), ("busy", "1", 15.0)]
+    ]  # fmt: skip
+    table = bench.table(records)
+    assert "| w | auto | 10.0 | 20.0 | 2.00 | 1.00 | 1.00 |" in table
+    assert "| w | torch | >60.0 | >60.0 |" in table
