@@ -38,6 +38,7 @@ _LAZY = {
     "ModelFileError": "charzoo.persistence",
     "PluginWarning": "charzoo.registry",
     "TrainingDivergedWarning": "charzoo.training",
+    "compare": "charzoo.comparison",
     "create_model": "charzoo.registry",
     "get_model_class": "charzoo.registry",
     "hookimpl": "charzoo.hookspecs",
@@ -52,10 +53,10 @@ _LAZY = {
 _RENAMED = {"load": "load_model"}
 # submodules reachable as attributes (``charzoo.metrics.perplexity_scorer``) before any import
 _SUBMODULES = {
-    "base", "calibration", "callbacks", "classifier", "classifier_file", "cli", "data",
-    "datasets", "distributed", "encoded", "hookspecs", "lr_finder", "metrics", "models",
-    "neural", "persistence", "plotting", "precision", "registry", "sampler", "sequence",
-    "testing", "tokenizer", "training", "utils", "window",
+    "base", "calibration", "callbacks", "classifier", "classifier_file", "cli", "comparison",
+    "data", "datasets", "distributed", "encoded", "hookspecs", "lr_finder", "metrics",
+    "models", "neural", "persistence", "plotting", "precision", "registry", "sampler",
+    "sequence", "testing", "threads", "tokenizer", "training", "utils", "window",
 }  # fmt: skip
 
 # the one list of public names: the lazy table above (the TYPE_CHECKING imports below mirror it

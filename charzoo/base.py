@@ -31,6 +31,7 @@ from charzoo.presets import PresetsMixin
 from charzoo.proba import NextCharMixin
 from charzoo.rng import private_randomness
 from charzoo.sampler import Decoder
+from charzoo.threads import model_step_work
 from charzoo.utils import (
     check_device,
     module_device,
@@ -71,10 +72,13 @@ class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, GenerationMixin, 
         Show a progress bar with the running loss while training. ``"auto"`` shows it in
         interactive use (stderr is a terminal, or a Jupyter kernel) and stays quiet in
         scripts whose output goes to a file or pipe; ``True``/``False`` force it.
-    n_threads : int or None, default=None
+    n_threads : int, "auto" or None, default="auto"
         Torch CPU threads used by ``fit``, ``score``, ``score_samples`` and ``generate``
-        (restored afterwards). ``None`` keeps torch's setting (one thread per core). On a
-        machine busy with other work, ``n_threads=1`` can train 10-20x faster.
+        (restored afterwards). ``"auto"``: one thread for a small model (a step's parameters
+        times predictions below :data:`charzoo.threads.AUTO_MIN_WORK`), else the cores not
+        held by other programs, at most torch's setting (see :mod:`charzoo.threads`).
+        ``None`` keeps torch's setting (one thread per core), which on a machine busy with
+        other work can train 10-20x slower than one thread.
     random_state : int, numpy random generator or None, default=None
         Seeds initialisation, batches, dropout and (unless ``generate`` gets its own)
         sampling. The global torch and numpy seeds are never used or changed.
@@ -92,7 +96,7 @@ class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, GenerationMixin, 
         "handle_unknown": [Options("error", "ignore")],
         "device": [str],
         "verbose": ["verbose", Options("auto")],
-        "n_threads": [PositiveInt, None],
+        "n_threads": [PositiveInt, Options("auto"), None],
         "random_state": ["random_state"],
     }
 
@@ -103,7 +107,7 @@ class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, GenerationMixin, 
         handle_unknown: str = "error",
         device: str = "auto",
         verbose: bool | int | str = "auto",
-        n_threads: int | None = None,
+        n_threads: int | str | None = "auto",
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.mode = mode
@@ -321,7 +325,7 @@ class CharLM(NextCharMixin, PresetsMixin, PortablePickleMixin, GenerationMixin, 
         n_targets = len(corpus.targets)
         if n_targets == 0:
             raise ValueError("texts hold no characters to score (stream mode, all empty)")
-        with torch_threads(self.n_threads):
+        with torch_threads(self.n_threads, lambda: model_step_work(self)):
             total = float(self._token_nll(corpus).double().sum())
         return float(np.exp(total / n_targets))
 

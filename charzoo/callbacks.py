@@ -14,6 +14,8 @@ on a GPU).
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable
 from numbers import Integral
 from typing import TYPE_CHECKING
@@ -59,6 +61,10 @@ class Callback:
 class ProgressBar(Callback):
     """A tqdm bar of optimiser steps showing the losses of the last evaluation.
 
+    Where stderr is not a terminal (a log file, a pipe, CI) and ``verbose=True`` forces
+    progress, a carriage-return bar would make one endless line: the progress is printed as
+    one line per evaluation instead (step, percentage, losses, steps per second).
+
     Parameters
     ----------
     verbose : bool, int or "auto"
@@ -68,11 +74,15 @@ class ProgressBar(Callback):
     def __init__(self, verbose: bool | int | str = "auto") -> None:
         self.verbose = verbose
         self.bar: tqdm | None = None
+        self.lines = False
 
     def on_train_begin(self, trainer: Trainer) -> None:
+        shown = show_progress(self.verbose) and is_main_process()
+        self.lines = shown and not show_progress("auto")  # forced, but not interactive
+        self.started = time.monotonic()
         self.bar = tqdm(
             total=trainer.settings.max_steps,
-            disable=not (show_progress(self.verbose) and is_main_process()),
+            disable=not shown or self.lines,
             unit="step",
             leave=False,
         )
@@ -81,8 +91,18 @@ class ProgressBar(Callback):
         self.bar.update(1)
 
     def on_evaluation(self, trainer: Trainer, record: dict) -> None:
-        self.bar.set_postfix(
-            {k: f"{v:.4f}" for k, v in record.items() if k.endswith("loss") and v is not None}
+        losses = {k: f"{v:.4f}" for k, v in record.items() if k.endswith("loss") and v is not None}
+        if not self.lines:
+            self.bar.set_postfix(losses)
+            return
+        done, total = trainer.step, trainer.settings.max_steps
+        rate = done / max(time.monotonic() - self.started, 1e-9)
+        shown = " ".join(f"{k} {v}" for k, v in losses.items())
+        print(
+            f"step {record['step']} ({100 * done / total:.0f}% of {total}): {shown}, "
+            f"{rate:.0f} steps/s",
+            file=sys.stderr,
+            flush=True,
         )
 
     def on_train_end(self, trainer: Trainer) -> None:

@@ -7,6 +7,7 @@ the fit needs and refuses one that would not fit (see :mod:`charzoo.fit_memory`)
 from __future__ import annotations
 
 import math
+import time
 from numbers import Integral
 
 import torch
@@ -103,7 +104,9 @@ class NeuralMixin:
         update ``t`` is ``min(ema_decay, (1 + t) / (10 + t))``, so a decay above 0.999 only
         differs from 0.999 after about 9,000 steps.
     warm_start : bool, default=False
-        Continue training the fitted module on the next ``fit`` instead of starting anew.
+        Continue training the fitted module on the next ``fit`` instead of starting anew:
+        ``max_steps`` more steps, the step count and the learning-rate schedule continuing as
+        in one fit of ``n_steps_ + max_steps`` steps (no restart at the peak rate).
     callbacks : list of callables or Callback or None, default=None
         A function is called as ``callback(estimator, record)`` after every evaluation, where
         ``record`` holds ``step``, ``train_loss``, ``val_loss``, ``lr`` and ``improved``; a
@@ -358,6 +361,10 @@ class NeuralMixin:
             self.module_ = module
             self.history_ = {}
             self.n_steps_ = 0
+        if self.n_threads == "auto":  # sized now that the module exists (fit restores it)
+            from charzoo.threads import auto_threads, model_step_work
+
+            torch.set_num_threads(auto_threads(model_step_work(self)))
         if val is None and self.validation_fraction > 0:
             if train.mode == "stream" or train.n_texts > 1:
                 train, val = split_corpus(train, self.validation_fraction, generator)
@@ -370,7 +377,10 @@ class NeuralMixin:
             start_step=self.n_steps_,
             history=self.history_,
         )
+        start = time.perf_counter()
         result = trainer.fit()
+        # seconds of training, summed over warm-started fits (charzoo.compare shows them)
+        self.fit_seconds_ = getattr(self, "fit_seconds_", 0.0) + time.perf_counter() - start
         self.history_ = result.history
         self.n_steps_ = result.n_steps
         self.stop_reason_ = result.stop_reason

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import torch
@@ -212,8 +212,10 @@ class Trainer:
             return torch.optim.AdamW(groups, lr=self.settings.learning_rate)
 
     def lr_factor(self, step: int) -> float:
-        """Learning-rate multiplier at ``step`` (0-based): the configured schedule."""
-        return lr_factor(step, self.settings)
+        """Learning-rate multiplier at ``step`` (0-based). A continued fit (warm start,
+        ``--resume``) follows the schedule of one fit of ``start_step + max_steps`` steps."""
+        whole = replace(self.settings, max_steps=self.start_step + self.settings.max_steps)
+        return lr_factor(self.start_step + step, whole)
 
     def compute_loss(self) -> torch.Tensor:
         """The mean loss of one training batch, with grad, in the training precision and

@@ -210,12 +210,16 @@ def module_device(module: torch.nn.Module) -> torch.device:
 
 
 @contextmanager
-def torch_threads(n_threads: int | None) -> Iterator[None]:
+def torch_threads(
+    n_threads: int | str | None, work: Callable[[], float | None] | None = None
+) -> Iterator[None]:
     """Run the body with ``torch.set_num_threads(n_threads)``, then restore the old count.
 
-    ``None`` leaves torch's setting alone. On a machine busy with other work, torch's default
-    (one thread per core) can make training 10-20x slower than ``n_threads=1``, because its
-    threads wait for each other on cores that other processes hold.
+    ``None`` leaves torch's setting alone; ``"auto"`` picks a count from ``work()`` (the size
+    of a training step, None when unknown) and the free cores
+    (:func:`charzoo.threads.auto_threads`). On a machine busy with other work, torch's
+    default (one thread per core) can make training 10-20x slower than ``n_threads=1``,
+    because its threads wait for each other on cores that other processes hold.
 
     Examples
     --------
@@ -231,10 +235,16 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
     if n_threads is None:
         yield
         return
+    token = None
+    if isinstance(n_threads, str) and n_threads == "auto":
+        from charzoo.threads import _cap, auto_threads
+
+        token = _cap.set(_cap.get() or torch.get_num_threads())
+        n_threads = auto_threads(work() if work is not None else None)
     if isinstance(n_threads, bool) or not isinstance(n_threads, Integral) or n_threads < 1:
         raise ValueError(
-            f"n_threads must be None or an int >= 1, got {n_threads!r}; use n_threads=1 on a "
-            "busy machine, None for torch's default"
+            f"n_threads must be 'auto', None or an int >= 1, got {n_threads!r}; use "
+            "'auto' (the default), 1 on a busy machine, None for torch's default"
         )
     previous = torch.get_num_threads()
     torch.set_num_threads(int(n_threads))
@@ -242,14 +252,21 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+        if token is not None:
+            from charzoo.threads import _cap
+
+            _cap.reset(token)
 
 
 def uses_threads(method: Callable) -> Callable:
-    """Decorate an estimator method to run under :func:`torch_threads` of ``self.n_threads``."""
+    """Decorate an estimator method to run under :func:`torch_threads` of ``self.n_threads``
+    (``"auto"`` sized by :func:`charzoo.threads.model_step_work`)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with torch_threads(getattr(self, "n_threads", None)):
+        from charzoo.threads import model_step_work
+
+        with torch_threads(getattr(self, "n_threads", None), lambda: model_step_work(self)):
             return method(self, *args, **kwargs)
 
     return wrapper

@@ -153,6 +153,30 @@ def references_as_list(app, what, name, obj, options, lines):
             entry_open = not text.endswith(".")
 
 
+QUICK_NOTE = """
+.. note::
+
+   **Built in quick mode.** This page was rendered with ``CHARZOO_QUICK=1``: the training
+   above is a short smoke run, so its numbers, curves and samples are not the results the
+   text describes. Run ``python examples/{stem}.py`` for the full run (the zoo page lists
+   the recorded benchmark figures of every model).
+
+"""
+
+
+def mark_quick_gallery_pages(app, docname, source):
+    """Say on every rendered example page built in quick mode that its output is a smoke run."""
+    stem = docname.rsplit("/", 1)[-1]
+    listing = stem in ("index", "sg_execution_times")
+    if QUICK and docname.startswith("auto_examples/") and not listing:
+        text = source[0]
+        # after the title (the first line underlined with "=")
+        match = re.search(r"^=+\n", text, re.MULTILINE)
+        at = match.end() if match else 0
+        source[0] = text[:at] + QUICK_NOTE.format(stem=stem) + text[at:]
+
+
 def setup(app):
+    app.connect("source-read", mark_quick_gallery_pages)
     app.connect("autodoc-process-docstring", escape_initials, priority=600)
     app.connect("autodoc-process-docstring", references_as_list, priority=610)

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 # parameters every model has, documented once in the user guide rather than per model
-COMMON = {"mode", "handle_unknown", "device", "verbose", "random_state", "callbacks"}
+COMMON = {"mode", "handle_unknown", "device", "verbose", "random_state", "callbacks", "n_threads"}
 # run settings that say nothing about the model itself
 NOT_HYPER = COMMON | {"eval_interval", "warm_start", "n_iter_no_change", "precision", "compile"}
 
@@ -70,6 +70,22 @@ def models_table() -> str:
         if info.package != "charzoo":
             continue
         lines.append(f"| `{name}` | `{info.cls.__name__}` | {_cell(info.description)} |")
+    return "\n".join(lines) + "\n"
+
+
+def presets_table() -> str:
+    """Markdown table of the built-in models' presets (``charzoo fit --preset NAME``), read
+    from the registry as ``charzoo models --presets`` lists them."""
+    import charzoo
+
+    lines = ["| model | preset | settings |", "|---|---|---|"]
+    for name in charzoo.list_models():
+        info = charzoo.model_info(name)
+        if info.package != "charzoo":
+            continue
+        for preset, params in sorted((getattr(info.cls, "presets", None) or {}).items()):
+            shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            lines.append(f"| `{name}` | `{preset}` | {_cell(shown)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -151,12 +167,19 @@ def params_table(cls: type) -> str:
     from numpydoc.docscrape import ClassDoc
 
     docs: dict[str, str] = {}
-    with warnings.catch_warnings():  # numpydoc warns about custom sections
-        warnings.simplefilter("ignore")
-        parsed = ClassDoc(cls, config={"show_class_members": False})
-    for param in parsed["Parameters"]:
-        for name in param.name.split(","):
-            docs[name.strip()] = " ".join(param.desc)
+    # the class's own description wins; an inherited parameter takes its base class's
+    for klass in reversed([k for k in cls.__mro__ if k.__module__.startswith("charzoo")]):
+        with warnings.catch_warnings():  # numpydoc warns about custom sections
+            warnings.simplefilter("ignore")
+            parsed = ClassDoc(klass, config={"show_class_members": False})
+        for param in parsed["Parameters"]:
+            for name in param.name.split(","):
+                if not param.desc:
+                    continue
+                own, inherited = " ".join(param.desc), docs.get(name.strip())
+                # a short note on a changed default ("Defaults 128, ...") keeps the meaning
+                short = inherited and len(own) < 80 and own not in inherited
+                docs[name.strip()] = f"{inherited} {own}" if short else own
     from charzoo.neural import NeuralMixin
 
     training_defaults = {
@@ -168,12 +191,9 @@ def params_table(cls: type) -> str:
             continue
         if name in training_defaults and training_defaults[name] == p.default:
             continue  # a shared training parameter left at the shared default
-        if name in docs:
-            desc = docs[name]
-        elif name in training_defaults:
-            desc = "training parameter, see {class}`charzoo.neural.NeuralMixin`"
-        else:
-            desc = "see the class documentation"
+        if name not in docs:
+            raise ValueError(f"{cls.__name__}: parameter {name!r} is documented nowhere")
+        desc = docs[name]
         lines.append(f"| `{name}` | `{p.default!r}` | {_cell(_myst_roles(desc))} |")
     return "\n".join(lines) + "\n"
 
@@ -233,6 +253,7 @@ def write_all(results_dir: Path, out_dir: Path) -> list[Path]:
     text = results_table(other) if other else "*None.*\n"
     write("results_other.md", text)
     write("models.md", models_table())
+    write("presets.md", presets_table())
     scaling = [r for r in speed_rows if r["benchmark"] in ("grid_search", "ddp")]
     write("scaling.md", measurements_table(scaling))
     write("measurements.md", measurements_table([r for r in speed_rows if r not in scaling]))

@@ -227,7 +227,7 @@ def test_every_option_has_help_text():
         assert text in generate, text
     fit = " ".join(sub.choices["fit"].format_help().split())
     for text in [
-        "--preset NAME", "--device DEVICE", "--threads N", "busy with other work",
+        "--preset NAME", "--device DEVICE", "--threads N", "other programs leave free",
         "--resume FILE", "document: each line of DATA is one text",
         "stream: DATA is one long text", "byte-order mark",
     ]:  # fmt: skip
@@ -310,7 +310,8 @@ def test_fit_preset_device_threads_and_resume(tmp_path):
     )
     assert "resuming lstm at step 3" in resumed.stderr
     model = charzoo.load(path)
-    assert model.n_steps_ == 7 and model.n_hidden == 16 and model.warm_start is True
+    assert model.n_steps_ == 7 and model.n_hidden == 16
+    assert (model.warm_start, model.max_steps) == (False, 7)  # as a user would reload it
     errors = [
         (["--resume", str(path)], "holds a CharLSTM model, not 'gru'"),
         (["--preset", "nope"], "model 'gru' has no preset 'nope'; its presets: names, shakespeare"),

@@ -101,16 +101,37 @@ def test_standalone_pages_have_blocks_and_skips_work(tmp_path):
     assert python_blocks(page) == [(6, "b = 2\n")]
 
 
+# pages whose blocks stand alone (each with its imports): each runs as its own script, as a
+# reader copying one of them does (the dask block must then guard its worker processes)
+INDEPENDENT_BLOCKS = {"scaling.md"}
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_code_blocks_run(page, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": f"docs_{page.stem}"}
-    for line, code in python_blocks(page):
-        compiled = compile(code, f"{page}:{line}", "exec")
-        try:
-            exec(compiled, namespace)
-        except Exception as exc:
-            raise AssertionError(f"the code block at {page.name}:{line} failed: {exc!r}") from exc
+def test_code_blocks_run(page, tmp_path):
+    """A page's blocks, in order, as the one script a reader following it runs (``python
+    page.py`` in an empty folder: ``__name__ == "__main__"``, so a block that starts worker
+    processes needs its guard); on :data:`INDEPENDENT_BLOCKS` pages, each block alone."""
+    blocks = python_blocks(page)
+    if page.name in INDEPENDENT_BLOCKS:
+        scripts = [(f"{page.stem}_{line}.py", code) for line, code in blocks]
+    else:
+        # a block written as a module of its own may start with a __future__ import, which
+        # is legal only at the top of the one script
+        future = "from __future__ import annotations\n"
+        body = "\n".join(code.replace(future, "") for _, code in blocks)
+        head = future if any(future in code for _, code in blocks) else ""
+        scripts = [(f"{page.stem}.py", head + body)]
+    for name, code in scripts:
+        (tmp_path / name).write_text(code, encoding="utf-8")
+        proc = subprocess.run(
+            [sys.executable, name],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert proc.returncode == 0, f"{page.name} ({name}) failed:\n{proc.stderr[-3000:]}"
 
 
 CONSOLE = re.compile(r"^```console[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -177,6 +198,26 @@ def test_results_tables_are_generated_from_jsonl(gen_results, tmp_path):
     assert "`mlp` | `CharMLP`" in (out / "models.md").read_text()
 
 
+def test_parameter_tables_describe_inherited_parameters_and_presets_come_from_the_registry(
+    gen_results,
+):
+    import charzoo
+
+    for name in charzoo.list_models():
+        cls = charzoo.get_model_class(name)
+        if cls.__module__.startswith("charzoo"):
+            table = gen_results.params_table(cls)
+            assert "see the class documentation" not in table, cls.__name__
+    assert "| `max_steps` | `5000` | Optimiser steps." in gen_results.params_table(
+        charzoo.CharTransformer
+    )
+    presets = gen_results.presets_table()
+    for cls in (charzoo.CharMLP, charzoo.CharGRU, charzoo.CharLSTM, charzoo.CharTransformer):
+        for preset in cls.presets:
+            assert f"| `{preset}` |" in presets
+    assert "`zoo`" not in presets
+
+
 def test_every_builtin_model_has_a_zoo_section(gen_results):
     import charzoo
 
@@ -186,3 +227,62 @@ def test_every_builtin_model_has_a_zoo_section(gen_results):
         if info.package == "charzoo":
             cls = info.cls.__name__
             assert f"_generated/results_{cls}.md" in zoo, f"zoo.md has no section for {cls}"
+
+
+SHELL_BLOCK = re.compile(r"^```bash[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+SHORT_STEPS = "5"  # a fit line keeps every option but trains this many steps
+
+
+def readme_cli_lines() -> list[str]:
+    """The ``charzoo ...`` lines of README.md's shell blocks, in order."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [
+        line.strip()
+        for block in SHELL_BLOCK.findall(text)
+        for line in block.splitlines()
+        if line.strip().startswith("charzoo ")
+    ]
+
+
+def shortened(line: str) -> str:
+    """A ``charzoo fit`` line with ``--max-steps`` set to :data:`SHORT_STEPS` (added when
+    missing); every other line unchanged."""
+    if not line.startswith("charzoo fit "):
+        return line
+    command, hash_, comment = line.partition(" #")
+    if "--max-steps" in command:
+        command = re.sub(r"--max-steps \d+", f"--max-steps {SHORT_STEPS}", command)
+    else:
+        command += f" --max-steps {SHORT_STEPS}"
+    return command + (hash_ + comment if hash_ else "")
+
+
+def test_readme_command_lines_run_in_a_shell(tmp_path, names_split):
+    """Every ``charzoo`` line of the README, in order, in a shell in an empty folder (fits
+    shortened to a few steps; ``test.txt``, the reader's own held-out names, and ``taken.txt``,
+    names already taken, are written)."""
+    lines = readme_cli_lines()
+    assert any("--presets" in line for line in lines)
+    assert any(line.startswith("charzoo score names.cz dinos") for line in lines)
+    shim = tmp_path / "bin" / "charzoo"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m charzoo "$@"\n')
+    shim.chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "test.txt").write_text("\n".join(names_split[2][:200]) + "\n", encoding="utf-8")
+    (work / "taken.txt").write_text("olivia\nsophia\namelia\n", encoding="utf-8")  # --exclude-file
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+    for line in lines:
+        proc = subprocess.run(
+            ["bash", "-c", shortened(line)], cwd=work, env=env, capture_output=True, text=True,
+            timeout=600,
+        )  # fmt: skip
+        assert proc.returncode == 0, f"{line}\n{proc.stdout[-1000:]}\n{proc.stderr[-2000:]}"
+
+
+def test_shortened_keeps_the_command():
+    line = "charzoo fit mlp names -o n.cz --max-steps 5000 --seed 0   # train"
+    assert shortened(line) == "charzoo fit mlp names -o n.cz --max-steps 5 --seed 0   # train"
+    assert shortened("charzoo fit lstm x -o l.cz") == "charzoo fit lstm x -o l.cz --max-steps 5"
+    assert shortened("charzoo info n.cz") == "charzoo info n.cz"

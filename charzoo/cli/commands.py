@@ -111,13 +111,23 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.resume:
         model = _resume(args, info, valid, params)
         mode = model.mode_
-        texts, _ = read_data(args.data, mode, f"the model in {args.resume} (fitted on {mode}s)")
+        texts, _ = read_data(
+            args.data, mode, f"the model in {args.resume} (fitted on {mode}s)", args.lowercase
+        )
     else:
-        texts, mode = read_data(args.data, args.mode)
+        texts, mode = read_data(args.data, args.mode, args.lowercase)
         params["mode"] = mode
         model = info.cls(**params)
     if "verbose" in valid:
         model.set_params(verbose=not args.quiet)
+    # the file stores the model as its user would reload it: resumed settings undone, the
+    # steps of every fit in max_steps (fitting the loaded model anew trains as long)
+    args.stored = {}
+    if args.resume:
+        args.stored = {
+            "warm_start": args.resumed_warm_start,
+            "max_steps": model.n_steps_ + model.max_steps,
+        }
     reporter = _Reporter(out, args)
     if "callbacks" in valid:
         model.set_params(callbacks=[*(model.callbacks or []), reporter])
@@ -135,7 +145,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         model.fit(texts)
         stop = getattr(model, "stop_reason_", "done")
         best = getattr(model, "best_step_", None)
-        _save(model, out)
+        _save(model, out, args.stored)
     detail = f" (best step {best})" if best is not None else ""
     if stop == "interrupted":
         step = getattr(model, "n_steps_", "?")
@@ -180,6 +190,7 @@ def _resume(args: argparse.Namespace, info, valid: set[str], params: dict):
                 f"{key}={saved[key]!r}); only training settings can: "
                 + ", ".join(sorted(trainable & valid))
             )
+    args.resumed_warm_start = saved["warm_start"]
     model.set_params(**params, warm_start=True)
     return model
 
@@ -198,7 +209,9 @@ class _Reporter:
         step = record["step"]
         if record.get("improved"):
             model.n_steps_ = model.best_step_ = step  # fit sets the final values at the end
-            _save(model, self.out)  # atomic: an interrupted save keeps the previous file
+            _save(
+                model, self.out, self.args.stored
+            )  # atomic: an interrupted save keeps the previous file
         if self.args.quiet or self.args.samples == 0:
             return
         every = self.every or max(1, getattr(model, "max_steps", 1) // 5)
@@ -211,10 +224,13 @@ class _Reporter:
             tqdm.write(f"step {step}: {loss}: {shown}", file=sys.stderr)
 
 
-def _save(model, out: Path) -> None:
-    """Save without the CLI's own settings (callables cannot be stored; no progress bar)."""
-    keep = {k: v for k, v in model.get_params(deep=False).items() if k in {"callbacks", "verbose"}}
-    model.set_params(**{k: None if k == "callbacks" else False for k in keep})
+def _save(model, out: Path, stored: dict | None = None) -> None:
+    """Save without the CLI's own settings (callables cannot be stored; no progress bar) and
+    with the ``stored`` parameters instead of the ones in use."""
+    stored = stored or {}
+    shown = {"callbacks": None, "verbose": False, **stored}
+    keep = {k: v for k, v in model.get_params(deep=False).items() if k in shown}
+    model.set_params(**{k: shown[k] for k in keep})
     try:
         model.save(out)
     finally:
@@ -318,9 +334,18 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     model = load_model_spec(args.model_file, args.threads)
     texts, _ = read_data(
-        args.data, model.mode_, f"the model in {args.model_file} (fitted on {model.mode_}s)"
+        args.data,
+        model.mode_,
+        f"the model in {args.model_file} (fitted on {model.mode_}s)",
+        args.lowercase,
     )
-    ppl = model.score(texts)
+    try:
+        ppl = model.score(texts)
+    except ValueError as exc:
+        folded = isinstance(texts, list) and not args.lowercase
+        if folded and set("".join(texts).lower()) <= set(model.tokenizer_.chars):
+            raise CLIError(f"{exc}; --lowercase folds {args.data} to lower case") from exc
+        raise
     # the targets the model scored: characters of the NFC texts (minus those dropped by
     # handle_unknown="ignore"), plus one end marker per text in document mode
     n = len(model._encode(texts).targets)
@@ -358,7 +383,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         val = [v for v in history.get("val_loss", []) if v is not None]
         best = f", best val loss {min(val):.4f}" if val else ""
         print(
-            f"training        {getattr(model, 'n_steps_', '?')} steps, stopped: "
+            f"training        {getattr(model, 'n_steps_', '?')} steps in all (resumed fits "
+            "included), stopped: "
             f"{getattr(model, 'stop_reason_', '?')}, best step {getattr(model, 'best_step_', '?')}"
             f"{best}, last train loss {history['train_loss'][-1]:.4f}"
         )
@@ -379,4 +405,25 @@ def cmd_pretrained(args: argparse.Namespace) -> int:
         info = pretrained_info(name)
         rows.append((name, info.model, info.data, info.description))
     print_table(rows, ("name", "model", "data", "description"))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from charzoo.comparison import compare
+
+    models = {}
+    for spec in args.models:
+        name = Path(spec).stem if Path(spec).exists() else spec
+        while name in models:
+            name += "'"
+        models[name] = load_model_spec(spec, args.threads)
+    modes = {m.mode_ for m in models.values()}
+    if len(modes) > 1:
+        raise CLIError(f"the models were fitted in different modes ({', '.join(sorted(modes))})")
+    texts, _ = read_data(args.data, modes.pop(), args.lowercase)
+    result = compare(models, texts)
+    print(result)
+    if args.plot:
+        result.plot(path=args.plot)
+        _say(args, f"saved {args.plot}")
     return 0

@@ -25,10 +25,20 @@ class CLIError(ValueError):
 
 # --------------------------------------------------------------------------------- helpers
 def read_data(
-    spec: str, mode: str | None, mode_from: str = "--mode document"
+    spec: str, mode: str | None, mode_from: str = "--mode document", lowercase: bool = False
 ) -> tuple[list[str], str]:
-    """Texts of DATA (a path or a bundled corpus) and the mode they are meant for;
-    ``mode_from`` says where a ``mode`` comes from (for the messages)."""
+    """Texts of DATA (a path or a bundled corpus) and the mode they are meant for, folded to
+    lower case with ``lowercase``; ``mode_from`` says where a ``mode`` comes from (for the
+    messages)."""
+    texts, mode = _read_data(spec, mode, mode_from)
+    if lowercase:
+        if not isinstance(texts, list):
+            raise CLIError(f"--lowercase cannot fold {spec}, an encoded corpus (ids)")
+        texts = [t.lower() for t in texts]
+    return texts, mode
+
+
+def _read_data(spec: str, mode: str | None, mode_from: str) -> tuple[list[str], str]:
     from charzoo import datasets
 
     path = Path(spec)

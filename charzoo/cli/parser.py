@@ -6,6 +6,7 @@ import argparse
 
 from charzoo.cli.classify import cmd_classify
 from charzoo.cli.commands import (
+    cmd_compare,
     cmd_encode,
     cmd_fit,
     cmd_generate,
@@ -22,9 +23,22 @@ __all__ = ["build_parser"]
 
 MODEL_FILE_HELP = "model file (.cz) or the name of a pretrained model (see `charzoo pretrained`)"
 THREADS_HELP = (
-    "torch CPU threads (default: torch's choice, one per core); use 1 on a machine busy with "
-    "other work, where more threads can make training 10-20x slower"
+    "torch CPU threads: auto (the default: one for a small model, else the cores other "
+    "programs leave free) or a number"
 )
+LOWERCASE_HELP = "fold DATA to lower case first (e.g. the capitalised dinos for a names model)"
+
+
+def threads_value(raw: str) -> int | str:
+    """``--threads``: "auto" or a positive number."""
+    text = raw.strip().lower()
+    if text == "auto":
+        return text
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected auto or a number >= 1, got {raw!r}")
+
+
 DATA_HELP = (
     "UTF-8 text file (one text per line; a byte-order mark is skipped) or a bundled corpus: "
     + ", ".join(BUNDLED)
@@ -89,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--preset",
         metavar="NAME",
-        help="start from a model's named settings: 'shakespeare' (rnn, gru, lstm, transformer), "
-        "'zoo' (mlp, wavenet: the names benchmark settings)",
+        help="start from a model's named settings (e.g. names, shakespeare); `charzoo models "
+        "--presets` lists every model's presets",
     )
     p.add_argument(
         "--mode",
@@ -104,11 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue training the model saved in FILE (warm start; FILE may be OUTPUT); "
         "--max-steps more steps, with its saved hyperparameters unless --param changes them",
     )
+    p.add_argument("--lowercase", action="store_true", help=LOWERCASE_HELP)
     p.add_argument("--val-fraction", type=float, help="fraction of DATA held out for validation")
     p.add_argument("--max-steps", type=int, help="optimiser steps (neural models)")
     p.add_argument("--seed", type=int, help="random_state: makes training reproducible")
     p.add_argument("--device", help="torch device: auto (default: CUDA if available), cpu, cuda")
-    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
+    p.add_argument("--threads", type=threads_value, metavar="N", help=THREADS_HELP)
     p.add_argument(
         "--samples", type=_count(0), default=5, help="samples to show (default 5; 0: none)"
     )
@@ -170,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, help="make the samples reproducible (default: fresh on every run)"
     )
     _constraint_options(p)
-    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
+    p.add_argument("--threads", type=threads_value, default="auto", metavar="N", help=THREADS_HELP)
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser(
@@ -184,13 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_file", help=MODEL_FILE_HELP)
     p.add_argument("prefixes", nargs="+", metavar="PREFIX", help="contexts ('' for the start)")
     p.add_argument("--top", type=int, default=5, metavar="K", help="entries shown (default 5)")
-    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
+    p.add_argument("--threads", type=threads_value, default="auto", metavar="N", help=THREADS_HELP)
     p.set_defaults(func=cmd_next)
 
     p = sub.add_parser("score", help="perplexity, NLL and bits per character of DATA")
     p.add_argument("model_file", help=MODEL_FILE_HELP)
     p.add_argument("data", help=DATA_HELP)
-    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
+    p.add_argument("--lowercase", action="store_true", help=LOWERCASE_HELP)
+    p.add_argument("--threads", type=threads_value, default="auto", metavar="N", help=THREADS_HELP)
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser(
@@ -203,6 +219,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("texts", help="UTF-8 text file, one text per line")
     p.add_argument("--proba", action="store_true", help="also print the label's probability")
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser(
+        "compare",
+        help="score several models on one DATA: one table, best first",
+        description="Perplexity, bits per character, parameters and fit time (where the "
+        "model knows it) of each model on the same DATA, best perplexity first.",
+    )
+    p.add_argument("models", nargs="+", metavar="MODEL", help=MODEL_FILE_HELP)
+    p.add_argument("--data", required=True, help=DATA_HELP)
+    p.add_argument("--lowercase", action="store_true", help=LOWERCASE_HELP)
+    p.add_argument("--plot", metavar="FILE", help="also plot the validation histories to FILE")
+    p.add_argument("--threads", type=threads_value, default="auto", metavar="N", help=THREADS_HELP)
+    p.add_argument("-q", "--quiet", action="store_true", help="only the table")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("info", help="hyperparameters, vocabulary, size and training summary")
     p.add_argument("model_file", help=MODEL_FILE_HELP)
