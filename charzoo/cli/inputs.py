@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 __all__ = [
@@ -25,7 +27,7 @@ class CLIError(ValueError):
 
 # --------------------------------------------------------------------------------- helpers
 def read_data(
-    spec: str, mode: str | None, mode_from: str = "--mode document", lowercase: bool = False
+    spec: str, mode: str | None, mode_from: str = "--mode document", *, lowercase: bool = False
 ) -> tuple[list[str], str]:
     """Texts of DATA (a path or a bundled corpus) and the mode they are meant for, folded to
     lower case with ``lowercase``; ``mode_from`` says where a ``mode`` comes from (for the
@@ -187,3 +189,9 @@ def members_from_specs(specs: list[str]) -> list:
     if not members:
         raise CLIError("a mixture needs at least one --member")
     return members
+
+
+def say(args: argparse.Namespace, message: str) -> None:
+    """Print a progress message on stderr unless ``--quiet``."""
+    if not args.quiet:
+        print(message, file=sys.stderr)

@@ -6,18 +6,15 @@ import argparse
 
 from charzoo.cli.classify import cmd_classify
 from charzoo.cli.commands import (
-    cmd_compare,
     cmd_encode,
     cmd_fit,
-    cmd_generate,
     cmd_info,
     cmd_models,
-    cmd_next,
     cmd_plugins,
     cmd_pretrained,
-    cmd_score,
 )
 from charzoo.cli.inputs import BUNDLED
+from charzoo.cli.use_model import cmd_compare, cmd_generate, cmd_next, cmd_score
 
 __all__ = ["build_parser"]
 
