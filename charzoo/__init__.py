@@ -82,6 +82,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from charzoo.base import CharLM
     from charzoo.classifier import CharLMClassifier
+    from charzoo.comparison import compare
     from charzoo.hookspecs import hookimpl
     from charzoo.lr_finder import LRFindResult, lr_find
     from charzoo.models.bigram import CharBigram
