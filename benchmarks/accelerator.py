@@ -136,7 +136,14 @@ def bench_train(text: str, cfg: dict, device: torch.device, args) -> list[dict]:
         autocast=autocast,
     )  # fmt: skip
     torch.manual_seed(0)
-    plain = ref.PlainGPT(model.tokenizer_.vocab_size, dropout=cfg["dropout"], **arch).to(device)
+    plain = ref.PlainGPT(
+        model.tokenizer_.vocab_size,
+        block_size=arch["block_size"],
+        n_layer=arch["n_layers"],  # the reference keeps nanoGPT's names
+        n_head=arch["n_heads"],
+        n_embd=arch["n_embd"],
+        dropout=cfg["dropout"],
+    ).to(device)
     n_params = sum(p.numel() for p in plain.parameters())
     assert n_params == model.n_parameters_, (n_params, model.n_parameters_)  # same network
     base = ref.train_plain(
